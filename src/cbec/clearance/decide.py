@@ -1,0 +1,31 @@
+"""The decision: released (800) when no reason was found, rejected (100) with every reason found.
+
+Status codes are the CEB622 `returnStatus` values (domain digest section 6).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from cbec.clearance.reasons import CODES
+
+RELEASED = 800
+REJECTED = 100
+
+
+def reasons_found(declarations: ir.Table) -> ir.ArrayValue:
+    """The list of reason codes whose `r_<code>` flag is set, in the order of `reasons.REASONS`."""
+    present = [code for code in CODES if f"r_{code}" in declarations.columns]
+    slots = ibis.array(
+        [ibis.ifelse(declarations[f"r_{code}"].fill_null(False), code, None) for code in present]
+    )
+    return slots.filter(lambda reason: reason.notnull())
+
+
+def decide(declarations: ir.Table) -> ir.Table:
+    """Adds `reasons` and `status`."""
+    with_reasons = declarations.mutate(reasons=reasons_found(declarations))
+    return with_reasons.mutate(
+        status=ibis.ifelse(with_reasons.reasons.length() == 0, RELEASED, REJECTED).cast("int32")
+    )

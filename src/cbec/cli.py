@@ -1,0 +1,251 @@
+"""The `cbec` command: simulate traffic, clear it, show the policy in force."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cbec.policy.errors import PolicyDataError
+
+app = typer.Typer(
+    help="cbec clears cross-border e-commerce parcels through customs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+policy_app = typer.Typer(help="The rules in force: dated parameters, positive list, tariff.")
+app.add_typer(policy_app, name="policy")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one clear message and leave with status 1."""
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+def _parse_day(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{option} {text!r} is not a date; write YYYY-MM-DD") from None
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the documents to.")],
+    parcels: Annotated[int, typer.Option("--parcels", min=1, help="Declarations to generate.")]
+    = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same day.")] = 1,
+    date: Annotated[str, typer.Option("--date", help="Day of the traffic, YYYY-MM-DD.")]
+    = "2024-06-15",
+    defect_rate: Annotated[
+        float, typer.Option("--defect-rate", min=0.0, max=1.0, help="Share of defective parcels.")
+    ] = 0.05,
+) -> None:
+    """Write a realistic day of retail-import documents (and its ground truth) as Parquet."""
+    from cbec.simulate import simulate_day
+
+    day = _parse_day(date, "--date")
+    started = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("simulating", total=parcels)
+        summary = simulate_day(
+            parcels=parcels,
+            seed=seed,
+            day=day,
+            out=out,
+            defect_rate=defect_rate,
+            progress=lambda n: bar.advance(task, n),
+        )
+    seconds = time.perf_counter() - started
+    console.print(
+        f"Wrote {parcels:,} parcels for {day} to {out} in {seconds:.1f} s "
+        f"({sum(summary.defects.values()):,} with an injected defect)."
+    )
+
+
+@app.command()
+def clear(
+    folders: Annotated[list[Path], typer.Argument(help="Folders of documents (Parquet or JSONL).")],
+    db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
+        "cbec.duckdb"
+    ),
+    out: Annotated[Path, typer.Option("--out", help="Folder for decisions and tax lines.")] = Path(
+        "out"
+    ),
+    tariff: Annotated[
+        Path | None, typer.Option("--tariff", help="Tariff CSV replacing the shipped sample.")
+    ] = None,
+    positive_list: Annotated[
+        Path | None,
+        typer.Option("--positive-list", help="Positive-list CSV replacing the shipped sample."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Decision time (ISO 8601); default: each declaration's own."),
+    ] = None,
+) -> None:
+    """Clear declarations: check, match, limits, tax, decide; store and write the results."""
+    from cbec.documents.reading import UnreadableInput
+    from cbec.pipeline import NothingToClear, Policy
+    from cbec.pipeline import clear as run
+    from cbec.store.embedded import Store, StoreError
+
+    decision_time = None
+    if as_of is not None:
+        try:
+            decision_time = dt.datetime.fromisoformat(as_of).replace(tzinfo=None)
+        except ValueError:
+            raise fail(f"--as-of {as_of!r} is not a time; write e.g. 2024-06-15T18:00:00") from None
+    for folder in folders:
+        if not folder.is_dir():
+            raise fail(f"{folder}: no such folder. Give folders holding inventories.parquet etc.")
+    try:
+        policy = Policy.load(tariff=tariff, positive_list_file=positive_list)
+    except PolicyDataError as exc:
+        raise fail(str(exc)) from None
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    started = time.perf_counter()
+    try:
+        with _progress() as bar:
+            steps = 7
+            task = bar.add_task("clearing", total=steps)
+
+            def advance(label: str) -> None:
+                bar.update(task, description=label, advance=1)
+
+            result = run(folders, store, out, policy, as_of=decision_time, progress=advance)
+            bar.update(task, completed=steps, description="done")
+    except NothingToClear as exc:
+        raise fail(f"{exc}; nothing was written") from None
+    except (UnreadableInput, StoreError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    seconds = time.perf_counter() - started
+    _print_errors(result.errors)
+    _print_summary(result, seconds, out)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<24}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=False,
+    )
+
+
+def _print_errors(row_errors: list) -> None:  # type: ignore[type-arg]
+    if not row_errors:
+        return
+    errors.print(f"[yellow]{len(row_errors):,} input value(s) could not be read:[/]")
+    for error in row_errors[:20]:
+        errors.print(f"  {error}", highlight=False)
+    if len(row_errors) > 20:
+        errors.print(f"  … and {len(row_errors) - 20:,} more")
+
+
+def _print_summary(result: object, seconds: float, out: Path) -> None:
+    from cbec.pipeline import ClearResult
+
+    assert isinstance(result, ClearResult)
+    summary = result.summary
+    names = {800: "released", 100: "rejected"}
+    status_table = Table(title="Decisions", title_justify="left")
+    status_table.add_column("status")
+    status_table.add_column("", style="dim")
+    status_table.add_column("declarations", justify="right")
+    for status, count in sorted(summary.by_status.items()):
+        status_table.add_row(str(status), names.get(status, ""), f"{count:,}")
+    console.print(status_table)
+    if summary.by_reason:
+        reason_table = Table(title="Reasons for rejection", title_justify="left")
+        reason_table.add_column("reason")
+        reason_table.add_column("declarations", justify="right")
+        for reason, count in summary.by_reason.items():
+            reason_table.add_row(reason, f"{count:,}")
+        console.print(reason_table)
+    tax_table = Table(title="Released: value and tax (CNY)", title_justify="left")
+    tax_table.add_column("")
+    tax_table.add_column("amount", justify="right")
+    for label, value in (
+        ("dutiable value", summary.dutiable_value),
+        ("customs duty", summary.customs_tax),
+        ("VAT", summary.value_added_tax),
+        ("consumption tax", summary.consumption_tax),
+        ("tax total", summary.tax_total),
+    ):
+        tax_table.add_row(label, f"{value:,.2f}")
+    console.print(tax_table)
+    rate = result.declarations / seconds if seconds > 0 else 0.0
+    console.print(
+        f"{result.declarations:,} declarations answered ({result.new_declarations:,} new) in "
+        f"{seconds:.1f} s: {rate:,.0f} parcels per second. Results in {out}/."
+    )
+
+
+@policy_app.command("show")
+def policy_show(
+    date: Annotated[str, typer.Option("--date", help="Day, YYYY-MM-DD; default today.")] = "",
+) -> None:
+    """Print the parameters in force on a date, with their legal references."""
+    from cbec.policy.lists import load_positive_list, load_tariff
+    from cbec.policy.parameters import load_parameters
+
+    day = _parse_day(date, "--date") if date else dt.date.today()
+    try:
+        parameters = load_parameters()
+        plist = load_positive_list()
+        tariff = load_tariff()
+    except PolicyDataError as exc:
+        raise fail(str(exc)) from None
+    table = Table(title=f"Retail-import policy in force on {day}", title_justify="left")
+    table.add_column("parameter")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    table.add_column("since")
+    table.add_column("reference")
+    for name, parameter in sorted(parameters.items()):
+        dated = parameter.at(day)
+        if dated is None:
+            table.add_row(name, "-", parameter.unit, "not yet in force", "")
+        else:
+            table.add_row(name, f"{dated.value:f}", parameter.unit, str(dated.since), dated.reference)
+    console.print(table)
+
+    def valid(rows: object) -> int:
+        import pyarrow as pa
+
+        assert isinstance(rows, pa.Table)
+        return sum(
+            1
+            for since, until in zip(
+                rows["valid_from"].to_pylist(), rows["valid_to"].to_pylist(), strict=True
+            )
+            if (since is None or since <= day) and (until is None or day < until)
+        )
+
+    console.print(
+        f"Positive list: {valid(plist):,} rows in force (shipped sample). "
+        f"Tariff: {valid(tariff):,} rows in force (shipped sample)."
+    )
+
+
+if __name__ == "__main__":
+    app()

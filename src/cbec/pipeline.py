@@ -1,0 +1,474 @@
+"""The clearance pipeline, composed: read, check, match, list, limits, tax, decide, store, write.
+
+Readable top to bottom. Each stage is a pure function of tables from `cbec.clearance`; this module
+is the one place that reads history from the store and writes results. The order of the
+sequential judgements is fixed (DESIGN.md, "Sequential ledgers"): stateless checks, matching,
+positive list and single limit first; then the annual allowance over what passed; then tax.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from cbec.clearance import checks, decide, limits, matching, positive_list, tax
+from cbec.clearance.frames import (
+    attach,
+    declarations_with_companions,
+    lines_with_heads,
+    with_policy,
+)
+from cbec.clearance.money import fen_to_money
+from cbec.documents.reading import DocumentSource, RowError, read_folder
+from cbec.documents.schemas import DECISION, TAX_LINE, Document
+from cbec.policy.lists import load_positive_list, load_tariff
+from cbec.policy.parameters import load_parameters, policy_periods
+from cbec.store.embedded import Batch, PendingFile, Store, file_sha256
+
+Progress = Callable[[str], None]
+
+
+class NothingToClear(Exception):
+    """The input holds no declarations at all."""
+
+
+@dataclass
+class ClearResult:
+    declarations: int  # distinct declarations answered (new and already decided)
+    new_declarations: int
+    summary: Summary
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The rules a run applies: dated parameters, positive list rows, tariff rows."""
+
+    periods: pa.Table
+    positive_list: pa.Table
+    tariff: pa.Table
+
+    @classmethod
+    def load(cls, tariff: Path | None = None, positive_list_file: Path | None = None) -> Policy:
+        return cls(
+            periods=policy_periods(load_parameters()),
+            positive_list=load_positive_list(positive_list_file),
+            tariff=load_tariff(tariff),
+        )
+
+
+def _input_table(store: Store, source: DocumentSource, name: str) -> ir.Table:
+    """The input documents of one family as one table in the store's connection."""
+    con = store.con
+    parts: list[ir.Table] = []
+    if source.parquet_files:
+        parts.append(con.read_parquet([str(p) for p in source.parquet_files]))
+    for table in source.tables:
+        parts.append(ibis.memtable(table))
+    if not parts:
+        parts.append(ibis.memtable(source.document.schema.empty_table()))
+    columns = source.document.schema.names
+    union = parts[0].select(*columns)
+    for part in parts[1:]:
+        union = union.union(part.select(*columns), distinct=False)
+    return con.create_table(f"input_{name}", union, temp=True)
+
+
+def _with_history(store: Store, current: ir.Table, document: Document) -> ir.Table:
+    """Input documents plus those stored by earlier runs (the companions may have come first)."""
+    stored = store.documents(document.stem)
+    if stored is None:
+        return current
+    return current.union(stored.select(*document.schema.names), distinct=False)
+
+
+def _materialize(store: Store, name: str, expr: ir.Table) -> ir.Table:
+    return store.con.create_table(name, expr, temp=True)
+
+
+def clear(
+    folders: list[Path],
+    store: Store,
+    out: Path,
+    policy: Policy,
+    as_of: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> ClearResult:
+    """Clear every declaration found in `folders`; write `out/decisions.parquet` and
+    `out/tax_lines.parquet`; commit what is new to `store`."""
+    step = progress or (lambda _: None)
+    con = store.con
+
+    step("reading documents")
+    sources = read_folder(folders)
+    errors = [e for s in sources.values() for e in s.errors]
+    inputs = {stem: _input_table(store, source, stem) for stem, source in sources.items()}
+    unreadable = {
+        (k["agent_code"], k["cop_no"])
+        for stem in ("inventories", "inventory_lines")
+        for k in sources[stem].unreadable_keys
+        if "agent_code" in k and "cop_no" in k
+    }
+    found = inputs["inventories"].select("agent_code", "cop_no").distinct()
+    found_count = found.count().to_pyarrow().as_py()
+    if found_count == 0 and not unreadable:
+        raise NothingToClear("no declarations (inventories) found in the input")
+
+    step("matching documents")
+    decided = con.table("decisions").select("agent_code", "cop_no")
+    new_inventories = inputs["inventories"].anti_join(decided, ["agent_code", "cop_no"])
+    documents = {
+        stem: _with_history(store, inputs[stem], source.document)
+        for stem, source in sources.items()
+        if stem in ("orders", "order_lines", "payments", "waybills")
+    }
+    frame = declarations_with_companions(
+        new_inventories, documents["orders"], documents["payments"], documents["waybills"]
+    )
+    frame = _materialize(store, "frame", frame)
+    lines = _materialize(store, "lines", lines_with_heads(inputs["inventory_lines"], frame))
+    lines = _materialize(store, "lines_rated", tax.with_tariff(lines, ibis.memtable(policy.tariff)))
+
+    step("checking declarations")
+    judged = checks.check(frame, lines)
+    judged = matching.match(judged, documents["order_lines"], lines)
+    listed = positive_list.positive_list(lines, ibis.memtable(policy.positive_list))
+    judged = attach(judged, listed)
+    judged = attach(judged, tax.unknown_tariff(lines))
+    unreadable_keys = ibis.memtable(
+        pa.table(
+            {"agent_code": [k[0] for k in unreadable], "cop_no": [k[1] for k in unreadable]},
+            schema=pa.schema([("agent_code", pa.string()), ("cop_no", pa.string())]),
+        )
+    ).mutate(r_unreadable_document=ibis.literal(True))
+    judged = attach(judged, unreadable_keys)
+    judged = judged.mutate(
+        r_required_field_missing=judged.r_required_field_missing
+        | judged.line_legal_quantity_missing.fill_null(False),
+        r_unreadable_document=judged.r_unreadable_document.fill_null(False),
+    )
+    judged = with_policy(judged, ibis.memtable(policy.periods))
+    before_limits = [c for c in judged.columns if c.startswith("r_")]
+    passed_so_far = ~_any(judged, before_limits)
+    judged = limits.single_limit(judged, passed_so_far)
+    judged = _materialize(store, "judged", judged)
+
+    step("annual allowance")
+    passed = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
+    candidates = _materialize(store, "candidates", limits.allowance_candidates(judged, passed))
+    over_annual = _judge_allowance(store, candidates)
+    judged = attach(judged, over_annual)
+    judged = judged.mutate(r_over_annual_limit=judged.r_over_annual_limit.fill_null(False))
+    decided_now = _materialize(store, "decided_now", decide.decide(judged))
+
+    step("computing tax")
+    terms = decided_now.select(
+        "agent_code",
+        "cop_no",
+        "full_tax",
+        "goods_total",
+        "tax_factor",
+        "tariff_factor",
+        taxable=decided_now.status == decide.RELEASED,
+        extras=decided_now.freight.fill_null(0).cast("decimal(38, 2)")
+        + decided_now.insured_fee.fill_null(0).cast("decimal(38, 2)"),
+    )
+    line_tax = _materialize(store, "line_tax", tax.line_taxes(lines, terms))
+    released_lines = line_tax.inner_join(
+        decided_now.filter(decided_now.status == decide.RELEASED).select("agent_code", "cop_no"),
+        ["agent_code", "cop_no"],
+    )
+    tax_lines = released_lines.select(
+        "agent_code",
+        "cop_no",
+        "gnum",
+        "gcode",
+        tax_price=fen_to_money(released_lines.tax_price_fen),
+        customs_tax=fen_to_money(released_lines.customs_tax_fen),
+        value_added_tax=fen_to_money(released_lines.value_added_tax_fen),
+        consumption_tax=fen_to_money(released_lines.consumption_tax_fen),
+    )
+    tax_lines = _materialize(store, "new_tax_lines", tax_lines)
+
+    step("deciding")
+    new_decisions = _decisions(store, decided_now, line_tax, as_of)
+    new_decisions = _materialize(store, "new_decisions", new_decisions)
+    new_decisions = _materialize(
+        store, "new_decisions_all", _with_unreadable_heads(new_decisions, unreadable, decided)
+    )
+    _materialize(store, "new_serials", _serials(new_decisions))
+    _materialize(store, "new_ledger", _ledger_entries(new_decisions))
+    new_count = new_decisions.count().to_pyarrow().as_py()
+
+    step("writing results")
+    if new_count:
+        batch = Batch(
+            batch_id=uuid.uuid4().hex,
+            decisions="new_decisions_all",
+            tax_lines="new_tax_lines",
+            ledger="new_ledger",
+            serials="new_serials",
+            declarations=new_count,
+            files=_pending_files(sources, store),
+        )
+        store.commit(batch)
+    return _write_outputs(store, found, unreadable, out, errors, new_count)
+
+
+def _any(table: ir.Table, columns: list[str]) -> ir.BooleanValue:
+    result = ibis.literal(False)
+    for name in columns:
+        result = result | table[name].fill_null(False)
+    return result
+
+
+def _judge_allowance(store: Store, candidates: ir.Table) -> ir.Table:
+    """Declarations rejected for the annual limit: the sequential pass over contested buyers only."""
+    rows = limits.contested(candidates, store.used_allowance()).to_pyarrow()
+    keys: dict[str, list[str]] = {"agent_code": [], "cop_no": []}
+    if rows.num_rows:
+        columns = {
+            name: rows[name].to_pylist()
+            for name in (
+                "buyer_id_number",
+                "year",
+                "value",
+                "annual_limit",
+                "used",
+                "agent_code",
+                "cop_no",
+            )
+        }
+        start = 0
+        total = rows.num_rows
+        while start < total:
+            end = start
+            key = (columns["buyer_id_number"][start], columns["year"][start])
+            while end < total and (columns["buyer_id_number"][end], columns["year"][end]) == key:
+                end += 1
+            verdicts = limits.judge_allowance(
+                zip(columns["value"][start:end], columns["annual_limit"][start:end], strict=True),
+                columns["used"][start] or Decimal(0),
+            )
+            for offset, admitted in enumerate(verdicts):
+                if not admitted:
+                    keys["agent_code"].append(columns["agent_code"][start + offset])
+                    keys["cop_no"].append(columns["cop_no"][start + offset])
+            start = end
+    table = pa.table(keys, schema=pa.schema([("agent_code", pa.string()), ("cop_no", pa.string())]))
+    return ibis.memtable(table).mutate(r_over_annual_limit=ibis.literal(True))
+
+
+def _decisions(
+    store: Store, decided: ir.Table, line_tax: ir.Table, as_of: dt.datetime | None
+) -> ir.Table:
+    per_declaration = line_tax.group_by(["agent_code", "cop_no"]).aggregate(
+        customs_fen=line_tax.customs_tax_fen.sum(),
+        vat_fen=line_tax.value_added_tax_fen.sum(),
+        consumption_fen=line_tax.consumption_tax_fen.sum(),
+    )
+    d = attach(decided, per_declaration)
+    released = d.status == decide.RELEASED
+    customs = ibis.ifelse(released, d.customs_fen.fill_null(0), 0)
+    vat = ibis.ifelse(released, d.vat_fen.fill_null(0), 0)
+    consumption = ibis.ifelse(released, d.consumption_fen.fill_null(0), 0)
+    year = d.decl_time.year()
+    customs_code_ok = d.customs_code.re_search(r"^[0-9]{4}$").fill_null(False)
+    serials = store.table("invt_serials")
+    d = d.mutate(_year=year, _code_ok=customs_code_ok)
+    d = d.left_join(serials, [d.customs_code == serials.customs_code, d._year == serials.year])
+    window = ibis.window(
+        group_by=[d.customs_code, d._year, d._code_ok],
+        order_by=[d.decl_time, d.agent_code, d.cop_no],
+    )
+    serial = d.last_serial.fill_null(0) + ibis.row_number().over(window) + 1
+    invt_no = ibis.ifelse(
+        d._code_ok,
+        d.customs_code + d._year.cast("string") + "I" + serial.cast("string").lpad(9, "0"),
+        ibis.null("string"),
+    )
+    decided_at = ibis.literal(as_of) if as_of is not None else d.decl_time
+    return d.select(
+        "agent_code",
+        "cop_no",
+        "order_no",
+        invt_no=invt_no,
+        status=d.status,
+        reasons=d.reasons,
+        dutiable_value=d.dutiable_value.cast("decimal(18, 2)"),
+        customs_tax=fen_to_money(customs),
+        value_added_tax=fen_to_money(vat),
+        consumption_tax=fen_to_money(consumption),
+        tax_total=fen_to_money(customs + vat + consumption),
+        buyer_id_number=d.buyer_id_number,
+        decl_time=d.decl_time,
+        decided_at=decided_at.cast("timestamp"),
+        trade_mode=d.trade_mode,
+        customs_code=d.customs_code,
+    )
+
+
+def _with_unreadable_heads(
+    decisions: ir.Table, unreadable: set[tuple[str, str]], decided: ir.Table
+) -> ir.Table:
+    """Declarations whose head row could not be read are still answered: rejected, with why."""
+    if not unreadable:
+        return decisions
+    keys = ibis.memtable(
+        pa.table(
+            {"agent_code": [k[0] for k in unreadable], "cop_no": [k[1] for k in unreadable]},
+            schema=pa.schema([("agent_code", pa.string()), ("cop_no", pa.string())]),
+        )
+    )
+    missing = keys.anti_join(decisions, ["agent_code", "cop_no"]).anti_join(
+        decided, ["agent_code", "cop_no"]
+    )
+    zero = fen_to_money(ibis.literal(0))
+    filler = missing.select(
+        "agent_code",
+        "cop_no",
+        order_no=ibis.null("string"),
+        invt_no=ibis.null("string"),
+        status=ibis.literal(decide.REJECTED).cast("int32"),
+        reasons=ibis.literal(["unreadable_document"], type="array<string>"),
+        dutiable_value=zero,
+        customs_tax=zero,
+        value_added_tax=zero,
+        consumption_tax=zero,
+        tax_total=zero,
+        buyer_id_number=ibis.null("string"),
+        decl_time=ibis.null("timestamp"),
+        decided_at=ibis.null("timestamp"),
+        trade_mode=ibis.null("string"),
+        customs_code=ibis.null("string"),
+    )
+    return decisions.union(filler, distinct=False)
+
+
+def _serials(decisions: ir.Table) -> ir.Table:
+    """The last invtNo serial used per customs office and year, after this batch."""
+    numbered = decisions.filter(decisions.invt_no.notnull())
+    return numbered.group_by(
+        customs_code=numbered.customs_code, year=numbered.decl_time.year()
+    ).aggregate(last_serial=numbered.invt_no.right(9).cast("int64").max())
+
+
+def _ledger_entries(decisions: ir.Table) -> ir.Table:
+    """Released declarations consume the buyer's allowance for their calendar year."""
+    released = decisions.filter(decisions.status == decide.RELEASED)
+    return released.select(
+        "buyer_id_number",
+        year=released.decl_time.year(),
+        agent_code=released.agent_code,
+        cop_no=released.cop_no,
+        value=released.dutiable_value,
+        entry_time=released.decided_at,
+    )
+
+
+def _pending_files(sources: dict[str, DocumentSource], store: Store) -> list[PendingFile]:
+    """Input files the store does not hold yet, named by content."""
+    known = store.known_files()
+    pending: list[PendingFile] = []
+    for stem, source in sources.items():
+        for path in source.parquet_files:
+            sha = file_sha256(path)
+            if (stem, sha) not in known:
+                pending.append(PendingFile(stem, sha, source=path))
+        for path, table in zip(source.origins, source.tables, strict=True):
+            sha = file_sha256(path)
+            if (stem, sha) not in known and table.num_rows:
+                pending.append(PendingFile(stem, sha, table=table))
+    return pending
+
+
+def _write_outputs(
+    store: Store,
+    found: ir.Table,
+    unreadable: set[tuple[str, str]],
+    out: Path,
+    errors: list[RowError],
+    new_count: int,
+) -> ClearResult:
+    """OUT holds the decision of every declaration in the input, new or decided before."""
+    keys = found
+    if unreadable:
+        extra = ibis.memtable(
+            pa.table(
+                {"agent_code": [k[0] for k in unreadable], "cop_no": [k[1] for k in unreadable]}
+            )
+        )
+        keys = keys.union(extra, distinct=True)
+    keys = _materialize(store, "answer_keys", keys)
+    decisions = (
+        store.table("decisions")
+        .semi_join(keys, ["agent_code", "cop_no"])
+        .select(*DECISION.schema.names)
+        .order_by(["agent_code", "cop_no"])
+    )
+    lines = (
+        store.table("tax_lines")
+        .semi_join(keys, ["agent_code", "cop_no"])
+        .select(*TAX_LINE.schema.names)
+        .order_by(["agent_code", "cop_no", "gnum"])
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    for expr, name in ((decisions, "decisions"), (lines, "tax_lines")):
+        partial = out / f"{name}.parquet.partial"
+        store.con.to_parquet(expr, str(partial))
+        partial.replace(out / f"{name}.parquet")
+    written = store.con.read_parquet(str(out / "decisions.parquet"))
+    return ClearResult(
+        declarations=written.count().to_pyarrow().as_py(),
+        new_declarations=new_count,
+        summary=summarize(written),
+        errors=errors,
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    by_status: dict[int, int]
+    by_reason: dict[str, int]
+    dutiable_value: Decimal
+    customs_tax: Decimal
+    value_added_tax: Decimal
+    consumption_tax: Decimal
+    tax_total: Decimal
+
+
+def summarize(decisions: ir.Table) -> Summary:
+    """Counts by status and by reason, and the tax totals of released declarations."""
+    statuses = decisions.group_by("status").aggregate(n=decisions.count()).to_pyarrow()
+    reasons = decisions.select(reason=decisions.reasons.unnest())
+    by_reason = reasons.group_by("reason").aggregate(n=reasons.count()).to_pyarrow()
+    released = decisions.filter(decisions.status == decide.RELEASED)
+    totals = (
+        released.aggregate(
+            dutiable_value=released.dutiable_value.sum(),
+            customs_tax=released.customs_tax.sum(),
+            value_added_tax=released.value_added_tax.sum(),
+            consumption_tax=released.consumption_tax.sum(),
+            tax_total=released.tax_total.sum(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    return Summary(
+        by_status=dict(zip(statuses["status"].to_pylist(), statuses["n"].to_pylist(), strict=True)),
+        by_reason=dict(
+            sorted(
+                zip(by_reason["reason"].to_pylist(), by_reason["n"].to_pylist(), strict=True),
+                key=lambda item: (-item[1], item[0]),
+            )
+        ),
+        **{name: Decimal(value or 0) for name, value in totals.items()},
+    )

@@ -1,0 +1,206 @@
+"""The embedded store: one DuckDB file for decisions and ledgers, documents as Parquet beside it.
+
+Documents are kept as files in `<db>.documents/<stem>/<sha256>.parquet`, named by the content of
+the file they came from: a file cleared twice is stored once, and a Parquet input that is already
+canonical is copied as bytes, not re-encoded. The catalog table `document_files` registers them.
+A batch is committed in one DuckDB transaction; files copied for a batch that fails are removed, so
+the store is never half written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cbec.documents.schemas import DECISION, TAX_LINE
+
+SCHEMA_VERSION = 1
+
+_DDL = (
+    """CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS decisions (
+        agent_code VARCHAR, cop_no VARCHAR, order_no VARCHAR, invt_no VARCHAR, status INTEGER,
+        reasons VARCHAR[], dutiable_value DECIMAL(18,2), customs_tax DECIMAL(18,2),
+        value_added_tax DECIMAL(18,2), consumption_tax DECIMAL(18,2), tax_total DECIMAL(18,2),
+        buyer_id_number VARCHAR, decl_time TIMESTAMP, decided_at TIMESTAMP, trade_mode VARCHAR,
+        customs_code VARCHAR, batch_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS tax_lines (
+        agent_code VARCHAR, cop_no VARCHAR, gnum INTEGER, gcode VARCHAR, tax_price DECIMAL(18,2),
+        customs_tax DECIMAL(18,2), value_added_tax DECIMAL(18,2), consumption_tax DECIMAL(18,2),
+        batch_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS allowance_ledger (
+        buyer_id_number VARCHAR, year INTEGER, agent_code VARCHAR, cop_no VARCHAR,
+        value DECIMAL(18,2), entry_time TIMESTAMP, kind VARCHAR, batch_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS invt_serials (
+        customs_code VARCHAR, year INTEGER, last_serial BIGINT, PRIMARY KEY (customs_code, year))""",
+    """CREATE TABLE IF NOT EXISTS document_files (
+        stem VARCHAR, path VARCHAR, sha256 VARCHAR, rows BIGINT, batch_id VARCHAR,
+        PRIMARY KEY (stem, sha256))""",
+    """CREATE TABLE IF NOT EXISTS batches (
+        batch_id VARCHAR PRIMARY KEY, declarations BIGINT, committed_at TIMESTAMP)""",
+)
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written; the message says what to do."""
+
+
+@dataclass
+class PendingFile:
+    """A document file to add to the store with a batch: copied as is, or written from a table."""
+
+    stem: str
+    sha256: str
+    source: Path | None = None
+    table: pa.Table | None = None
+
+
+@dataclass
+class Batch:
+    """Everything one clearing run adds to the store, committed together."""
+
+    batch_id: str
+    decisions: str  # name of a table in the store connection
+    tax_lines: str
+    ledger: str
+    serials: str
+    declarations: int
+    files: list[PendingFile] = field(default_factory=list)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Store:
+    """The DuckDB store at `path` (created on first use)."""
+
+    def __init__(self, path: Path, threads: int | None = None, memory_limit: str | None = None):
+        self.path = path
+        self.documents_dir = path.with_name(path.name + ".documents")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            config: dict[str, object] = {}
+            if threads:
+                config["threads"] = threads
+            if memory_limit:
+                config["memory_limit"] = memory_limit
+            self.con = ibis.duckdb.connect(str(path), **config)
+            for statement in _DDL:
+                self.con.raw_sql(statement)
+            self.con.con.execute(
+                "INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)",
+                [str(SCHEMA_VERSION)],
+            )
+        except Exception as exc:  # duckdb raises several types; all mean the same to the user
+            raise StoreError(
+                f"cannot open the store {path}: {exc}. Check that the folder is writable and "
+                "that no other cbec process holds the file."
+            ) from exc
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+    # Reading -----------------------------------------------------------------------------
+
+    def document_paths(self, stem: str) -> list[str]:
+        rows = self.con.con.execute(
+            "SELECT path FROM document_files WHERE stem = ? ORDER BY path", [stem]
+        ).fetchall()
+        return [str(self.documents_dir / row[0]) for row in rows]
+
+    def documents(self, stem: str) -> ir.Table | None:
+        """All stored documents of a family, or None when there are none."""
+        paths = self.document_paths(stem)
+        return self.con.read_parquet(paths) if paths else None
+
+    def table(self, name: str) -> ir.Table:
+        return self.con.table(name)
+
+    def used_allowance(self) -> ir.Table:
+        ledger = self.con.table("allowance_ledger")
+        return ledger.group_by(["buyer_id_number", "year"]).aggregate(used=ledger.value.sum())
+
+    def known_files(self) -> set[tuple[str, str]]:
+        rows = self.con.raw_sql("SELECT stem, sha256 FROM document_files").fetchall()
+        return {(stem, sha) for stem, sha in rows}
+
+    # Writing -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _copied(self, files: list[PendingFile]) -> Iterator[list[tuple[PendingFile, str, int]]]:
+        """Place the batch's files; remove them again if the batch does not commit."""
+        placed: list[tuple[PendingFile, str, int]] = []
+        created: list[Path] = []
+        try:
+            for pending in files:
+                relative = f"{pending.stem}/{pending.sha256}.parquet"
+                target = self.documents_dir / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if not target.exists():
+                    partial = target.with_suffix(".partial")
+                    if pending.source is not None:
+                        shutil.copyfile(pending.source, partial)
+                    else:
+                        assert pending.table is not None
+                        pq.write_table(pending.table, partial)
+                    partial.replace(target)
+                    created.append(target)
+                rows = pq.read_metadata(target).num_rows
+                placed.append((pending, relative, rows))
+            yield placed
+        except BaseException:
+            for path in created:
+                path.unlink(missing_ok=True)
+            raise
+
+    def commit(self, batch: Batch) -> None:
+        """Adds the batch's decisions, tax lines, ledger entries, serials and files, or nothing."""
+        raw = self.con.con
+        with self._copied(batch.files) as placed:
+            raw.execute("BEGIN TRANSACTION")
+            try:
+                decision_columns = ", ".join(DECISION.schema.names)
+                raw.execute(
+                    f"INSERT INTO decisions ({decision_columns}, batch_id) "
+                    f"SELECT {decision_columns}, '{batch.batch_id}' FROM {batch.decisions}"
+                )
+                tax_columns = ", ".join(TAX_LINE.schema.names)
+                raw.execute(
+                    f"INSERT INTO tax_lines ({tax_columns}, batch_id) "
+                    f"SELECT {tax_columns}, '{batch.batch_id}' FROM {batch.tax_lines}"
+                )
+                raw.execute(
+                    "INSERT INTO allowance_ledger SELECT buyer_id_number, year, agent_code, cop_no, "
+                    f"value, entry_time, 'admitted', '{batch.batch_id}' FROM {batch.ledger}"
+                )
+                raw.execute(
+                    "INSERT OR REPLACE INTO invt_serials SELECT customs_code, year, last_serial "
+                    f"FROM {batch.serials}"
+                )
+                for pending, relative, rows in placed:
+                    raw.execute(
+                        "INSERT OR IGNORE INTO document_files VALUES (?, ?, ?, ?, ?)",
+                        [pending.stem, relative, pending.sha256, rows, batch.batch_id],
+                    )
+                raw.execute(
+                    "INSERT INTO batches VALUES (?, ?, current_timestamp)",
+                    [batch.batch_id, batch.declarations],
+                )
+                raw.execute("COMMIT")
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise

@@ -1,0 +1,135 @@
+"""Hand-made documents for rule cases: one consistent declaration, then the one change a case makes.
+
+`declaration(...)` returns the rows of the six import documents (order, its lines, payment,
+waybill, inventory, its lines) for one parcel, consistent by construction; `alter` and `omit`
+then break exactly what a case is about. Rows are JSON-ready (money as strings) and written as
+JSON Lines, the format enterprises' systems can produce by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+BUYER_ID = "110101199003070011"  # valid: born 1990-03-07, check character 1
+BUYER_NAME = "王小明"
+OTHER_ID = "110101198512010012"  # valid as well: another person
+STEMS = ("orders", "order_lines", "payments", "waybills", "inventories", "inventory_lines")
+
+Rows = dict[str, list[dict[str, Any]]]
+
+
+def _money(value: Any) -> str:
+    return f"{Decimal(str(value)):.2f}"
+
+
+def declaration(
+    cop_no: str,
+    lines: list[dict[str, Any]],
+    when: str = "2024-06-15T10:00:00",
+    mode: str = "9610",
+    freight: Any = "0",
+    insured_fee: Any = "0",
+    buyer_id: str = BUYER_ID,
+    buyer_name: str = BUYER_NAME,
+    agent_code: str = "3301980001",
+    alter: dict[str, dict[str, Any]] | None = None,
+    omit: tuple[str, ...] = (),
+) -> Rows:
+    """The documents of one parcel. Each line: gcode, qty, price, optional name, qty1, unit1."""
+    order_no = f"ORD{cop_no}"
+    ebp = "3301964J31"
+    logistics_no = f"YT{cop_no}"
+    goods = sum(Decimal(str(line["price"])) * Decimal(str(line["qty"])) for line in lines)
+    freight_d = Decimal(str(freight))
+    paid = goods + freight_d
+    head_time = when
+    order = {
+        "guid": f"G-ORDER-{cop_no}", "app_type": "1", "app_time": head_time, "app_status": "2",
+        "order_type": "I", "order_no": order_no, "ebp_code": ebp, "ebp_name": "Platform",
+        "ebc_code": "3301960001", "ebc_name": "Shop", "goods_value": _money(goods),
+        "freight": _money(freight_d), "discount": "0", "tax_total": "0",
+        "actural_paid": _money(paid), "currency": "142", "buyer_reg_no": "u1",
+        "buyer_name": buyer_name, "buyer_telephone": "13800000000", "buyer_id_type": "1",
+        "buyer_id_number": buyer_id, "pay_code": "3101960001", "pay_name": "Pay",
+        "pay_transaction_id": f"PAY{cop_no}", "consignee": buyer_name,
+        "consignee_telephone": "13800000000", "consignee_address": "北京市东城区1号",
+    }
+    order_lines = []
+    inventory_lines = []
+    for gnum, line in enumerate(lines, start=1):
+        qty = Decimal(str(line["qty"]))
+        price = Decimal(str(line["price"]))
+        name = line.get("name", f"goods {line['gcode']}")
+        order_lines.append({
+            "ebp_code": ebp, "order_no": order_no, "gnum": gnum, "item_name": name,
+            "qty": str(qty), "price": _money(price), "total_price": _money(price * qty),
+            "currency": "142", "unit": "011",
+        })
+        inventory_lines.append({
+            "agent_code": agent_code, "cop_no": cop_no, "gnum": gnum,
+            "item_record_no": f"R{gnum}" if mode != "9610" else None,
+            "item_name": name, "gcode": line["gcode"], "gname": name, "country": "116",
+            "currency": "142", "qty": str(qty), "unit": "011",
+            "qty1": str(line.get("qty1", qty)), "unit1": line.get("unit1", "011"),
+            "price": _money(price), "total_price": _money(price * qty),
+        })
+    payment = {
+        "guid": f"G-PAY-{cop_no}", "app_type": "1", "app_time": head_time, "app_status": "2",
+        "pay_code": "3101960001", "pay_name": "Pay", "pay_transaction_id": f"PAY{cop_no}",
+        "order_no": order_no, "ebp_code": ebp, "payer_id_type": "1",
+        "payer_id_number": buyer_id, "payer_name": buyer_name, "amount_paid": _money(paid),
+        "currency": "142", "pay_time": head_time,
+    }
+    waybill = {
+        "guid": f"G-WAY-{cop_no}", "app_type": "1", "app_time": head_time, "app_status": "2",
+        "logistics_code": "3201980001", "logistics_name": "Express",
+        "logistics_no": logistics_no, "order_no": order_no, "freight": _money(freight_d),
+        "insured_fee": _money(insured_fee), "currency": "142", "consignee": buyer_name,
+        "consignee_address": "北京市东城区1号", "consignee_telephone": "13800000000",
+    }
+    inventory = {
+        "guid": f"G-INV-{cop_no}", "app_type": "1", "app_time": head_time, "app_status": "2",
+        "order_no": order_no, "ebp_code": ebp, "ebc_code": "3301960001",
+        "logistics_no": logistics_no, "logistics_code": "3201980001", "cop_no": cop_no,
+        "assure_code": "3301960001", "ie_flag": "I", "decl_time": when, "customs_code": "2991",
+        "buyer_id_type": "1", "buyer_id_number": buyer_id, "buyer_name": buyer_name,
+        "agent_code": agent_code, "trade_mode": mode, "currency": "142",
+        "freight": _money(freight_d), "insured_fee": _money(insured_fee),
+        "ems_no": "T2991W000001" if mode != "9610" else None,
+        "area_code": "3301960002" if mode != "9610" else None,
+    }
+    rows: Rows = {
+        "orders": [order], "order_lines": order_lines, "payments": [payment],
+        "waybills": [waybill], "inventories": [inventory], "inventory_lines": inventory_lines,
+    }
+    for stem, changes in (alter or {}).items():
+        if stem.endswith("_lines"):
+            for line_row in rows[stem]:
+                line_row.update(changes)
+        else:
+            rows[stem][0].update(changes)
+    for stem in omit:
+        rows[stem] = []
+        if stem == "orders":
+            rows["order_lines"] = []
+    return rows
+
+
+def merge(*parts: Rows) -> Rows:
+    merged: Rows = {stem: [] for stem in STEMS}
+    for part in parts:
+        for stem in STEMS:
+            merged[stem].extend(part.get(stem, []))
+    return merged
+
+
+def write_jsonl(folder: Path, rows: Rows) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem in STEMS:
+        with (folder / f"{stem}.jsonl").open("w", encoding="utf-8") as handle:
+            for row in rows.get(stem, []):
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return folder
