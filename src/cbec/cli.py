@@ -43,11 +43,13 @@ def _parse_day(text: str, option: str) -> dt.date:
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the documents to.")],
-    parcels: Annotated[int, typer.Option("--parcels", min=1, help="Declarations to generate.")]
-    = 10_000,
+    parcels: Annotated[
+        int, typer.Option("--parcels", min=1, help="Declarations to generate.")
+    ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same day.")] = 1,
-    date: Annotated[str, typer.Option("--date", help="Day of the traffic, YYYY-MM-DD.")]
-    = "2024-06-15",
+    date: Annotated[
+        str, typer.Option("--date", help="Day of the traffic, YYYY-MM-DD.")
+    ] = "2024-06-15",
     defect_rate: Annotated[
         float, typer.Option("--defect-rate", min=0.0, max=1.0, help="Share of defective parcels.")
     ] = 0.05,
@@ -151,7 +153,7 @@ def _progress() -> Progress:
     )
 
 
-def _print_errors(row_errors: list) -> None:  # type: ignore[type-arg]
+def _print_errors(row_errors: list[object]) -> None:
     if not row_errors:
         return
     errors.print(f"[yellow]{len(row_errors):,} input value(s) could not be read:[/]")
@@ -226,7 +228,9 @@ def policy_show(
         if dated is None:
             table.add_row(name, "-", parameter.unit, "not yet in force", "")
         else:
-            table.add_row(name, f"{dated.value:f}", parameter.unit, str(dated.since), dated.reference)
+            table.add_row(
+                name, f"{dated.value:f}", parameter.unit, str(dated.since), dated.reference
+            )
     console.print(table)
 
     def valid(rows: object) -> int:

@@ -138,28 +138,19 @@ def clear(
     lines = _materialize(store, "lines_rated", tax.with_tariff(lines, ibis.memtable(policy.tariff)))
 
     step("checking declarations")
-    judged = checks.check(frame, lines)
-    judged = matching.match(judged, documents["order_lines"], lines)
-    listed = positive_list.positive_list(lines, ibis.memtable(policy.positive_list))
-    judged = attach(judged, listed)
-    judged = attach(judged, tax.unknown_tariff(lines))
-    unreadable_keys = ibis.memtable(
-        pa.table(
-            {"agent_code": [k[0] for k in unreadable], "cop_no": [k[1] for k in unreadable]},
-            schema=pa.schema([("agent_code", pa.string()), ("cop_no", pa.string())]),
-        )
-    ).mutate(r_unreadable_document=ibis.literal(True))
-    judged = attach(judged, unreadable_keys)
-    judged = judged.mutate(
-        r_required_field_missing=judged.r_required_field_missing
-        | judged.line_legal_quantity_missing.fill_null(False),
-        r_unreadable_document=judged.r_unreadable_document.fill_null(False),
-    )
+    findings = [
+        _materialize(store, "checked", checks.check(frame, lines)),
+        _materialize(store, "matched", matching.match(frame, documents["order_lines"], lines)),
+        _materialize(
+            store, "listed", positive_list.positive_list(lines, ibis.memtable(policy.positive_list))
+        ),
+        _materialize(store, "rated", tax.unknown_tariff(lines)),
+        _unreadable_table(unreadable).mutate(r_unreadable_document=ibis.literal(True)),
+    ]
+    judged = _combine(frame, findings)
     judged = with_policy(judged, ibis.memtable(policy.periods))
-    before_limits = [c for c in judged.columns if c.startswith("r_")]
-    passed_so_far = ~_any(judged, before_limits)
-    judged = limits.single_limit(judged, passed_so_far)
-    judged = _materialize(store, "judged", judged)
+    passed_so_far = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
+    judged = _materialize(store, "judged", limits.single_limit(judged, passed_so_far))
 
     step("annual allowance")
     passed = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
@@ -223,6 +214,46 @@ def clear(
     return _write_outputs(store, found, unreadable, out, errors, new_count)
 
 
+HEAD_COLUMNS = (
+    "agent_code",
+    "cop_no",
+    "order_no",
+    "buyer_id_number",
+    "decl_time",
+    "decl_date",
+    "app_time",
+    "trade_mode",
+    "customs_code",
+    "freight",
+    "insured_fee",
+)
+
+
+def _combine(frame: ir.Table, findings: list[ir.Table]) -> ir.Table:
+    """The declarations with every stage's findings; a reason found twice is one flag."""
+    combined = frame.select(*HEAD_COLUMNS)
+    flags: dict[str, list[str]] = {}
+    for index, finding in enumerate(findings):
+        renames = {}
+        for column in finding.columns:
+            if column.startswith("r_"):
+                renames[f"s{index}_{column}"] = column
+                flags.setdefault(column, []).append(f"s{index}_{column}")
+        combined = attach(combined, finding.rename(renames))
+    merged = {reason: _any(combined, columns) for reason, columns in flags.items()}
+    stage_columns = [name for columns in flags.values() for name in columns]
+    return combined.mutate(**merged).drop(*stage_columns)
+
+
+def _unreadable_table(keys: set[tuple[str, str]]) -> ir.Table:
+    return ibis.memtable(
+        pa.table(
+            {"agent_code": [k[0] for k in sorted(keys)], "cop_no": [k[1] for k in sorted(keys)]},
+            schema=pa.schema([("agent_code", pa.string()), ("cop_no", pa.string())]),
+        )
+    )
+
+
 def _any(table: ir.Table, columns: list[str]) -> ir.BooleanValue:
     result = ibis.literal(False)
     for name in columns:
@@ -231,7 +262,7 @@ def _any(table: ir.Table, columns: list[str]) -> ir.BooleanValue:
 
 
 def _judge_allowance(store: Store, candidates: ir.Table) -> ir.Table:
-    """Declarations rejected for the annual limit: the sequential pass over contested buyers only."""
+    """Declarations rejected for the annual limit: a sequential pass over contested buyers."""
     rows = limits.contested(candidates, store.used_allowance()).to_pyarrow()
     keys: dict[str, list[str]] = {"agent_code": [], "cop_no": []}
     if rows.num_rows:
@@ -322,12 +353,7 @@ def _with_unreadable_heads(
     """Declarations whose head row could not be read are still answered: rejected, with why."""
     if not unreadable:
         return decisions
-    keys = ibis.memtable(
-        pa.table(
-            {"agent_code": [k[0] for k in unreadable], "cop_no": [k[1] for k in unreadable]},
-            schema=pa.schema([("agent_code", pa.string()), ("cop_no", pa.string())]),
-        )
-    )
+    keys = _unreadable_table(unreadable)
     missing = keys.anti_join(decisions, ["agent_code", "cop_no"]).anti_join(
         decided, ["agent_code", "cop_no"]
     )
@@ -345,8 +371,8 @@ def _with_unreadable_heads(
         consumption_tax=zero,
         tax_total=zero,
         buyer_id_number=ibis.null("string"),
-        decl_time=ibis.null("timestamp"),
-        decided_at=ibis.null("timestamp"),
+        decl_time=ibis.null().cast(decisions.decl_time.type()),
+        decided_at=ibis.null().cast(decisions.decided_at.type()),
         trade_mode=ibis.null("string"),
         customs_code=ibis.null("string"),
     )
@@ -401,12 +427,7 @@ def _write_outputs(
     """OUT holds the decision of every declaration in the input, new or decided before."""
     keys = found
     if unreadable:
-        extra = ibis.memtable(
-            pa.table(
-                {"agent_code": [k[0] for k in unreadable], "cop_no": [k[1] for k in unreadable]}
-            )
-        )
-        keys = keys.union(extra, distinct=True)
+        keys = keys.union(_unreadable_table(unreadable), distinct=True)
     keys = _materialize(store, "answer_keys", keys)
     decisions = (
         store.table("decisions")

@@ -66,7 +66,8 @@ def line_summary(lines: ir.Table) -> ir.Table:
 
 
 def check(declarations: ir.Table, lines: ir.Table) -> ir.Table:
-    """Adds the `r_*` flags of the stateless checks and `goods_total`, `dutiable_value`."""
+    """The `r_*` flags of the stateless checks per declaration, with the line figures the later
+    stages need: `line_count`, `qty_total`, `goods_total` and `dutiable_value`."""
     summary = line_summary(lines)
     d = attach(declarations, summary)
     no_lines = d.line_count.isnull() | (d.line_count == 0)
@@ -80,7 +81,11 @@ def check(declarations: ir.Table, lines: ir.Table) -> ir.Table:
         + d.order_tax_total.fill_null(0).cast("decimal(38, 2)")
         - d.order_discount.fill_null(0).cast("decimal(38, 2)")
     )
-    return d.mutate(
+    return d.select(
+        "agent_code",
+        "cop_no",
+        "line_count",
+        "qty_total",
         goods_total=goods_total,
         dutiable_value=dutiable,
         r_required_field_missing=any_true(

@@ -24,8 +24,16 @@ def reasons_found(declarations: ir.Table) -> ir.ArrayValue:
 
 
 def decide(declarations: ir.Table) -> ir.Table:
-    """Adds `reasons` and `status`."""
-    with_reasons = declarations.mutate(reasons=reasons_found(declarations))
+    """Adds `reasons` and `status`.
+
+    A declaration with an unreadable row is rejected for that alone: what else would be found
+    follows from the missing values, not from the parcel.
+    """
+    found = reasons_found(declarations)
+    if "r_unreadable_document" in declarations.columns:
+        unreadable = ibis.literal(["unreadable_document"], type="array<string>")
+        found = ibis.ifelse(declarations.r_unreadable_document.fill_null(False), unreadable, found)
+    with_reasons = declarations.mutate(reasons=found)
     return with_reasons.mutate(
         status=ibis.ifelse(with_reasons.reasons.length() == 0, RELEASED, REJECTED).cast("int32")
     )

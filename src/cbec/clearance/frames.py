@@ -81,7 +81,7 @@ def lines_with_heads(lines: ir.Table, declarations: ir.Table) -> ir.Table:
 def blank(value: ir.Value) -> ir.BooleanValue:
     """True where a field is absent: null, or only spaces for text."""
     if value.type().is_string():
-        return value.isnull() | (value.strip() == "")  # type: ignore[attr-defined, no-any-return]
+        return value.isnull() | (value.strip() == "")
     return value.isnull()
 
 
@@ -91,7 +91,7 @@ def differs(left: ir.Value, right: ir.Value) -> ir.BooleanValue:
     An absent field is the required-field check's business, not a mismatch.
     """
     if left.type().is_string():
-        left, right = left.strip(), right.strip()  # type: ignore[attr-defined]
+        left, right = left.strip(), right.strip()
     return (left.notnull() & right.notnull() & (left != right)).fill_null(False)
 
 
@@ -115,7 +115,9 @@ def with_policy(declarations: ir.Table, periods: ir.Table) -> ir.Table:
     return joined.drop("valid_from", "valid_to")
 
 
-def attach(table: ir.Table, extra: ir.Table, keys: tuple[str, ...] = ("agent_code", "cop_no")) -> ir.Table:
+def attach(
+    table: ir.Table, extra: ir.Table, keys: tuple[str, ...] = ("agent_code", "cop_no")
+) -> ir.Table:
     """`table` with the columns of `extra` joined on `keys` (left join: null where absent)."""
     joined = table.left_join(extra, list(keys))
     return joined.drop(*[f"{key}_right" for key in keys if f"{key}_right" in joined.columns])

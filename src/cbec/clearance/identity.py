@@ -31,7 +31,7 @@ def check_character(number: ir.StringValue) -> ir.StringValue:
 def birth_date(number: ir.StringValue) -> ir.DateValue:
     """The birth date digits as a date, or null when they are not a real calendar date."""
     iso = number.substr(6, 4) + "-" + number.substr(10, 2) + "-" + number.substr(12, 2)
-    return iso.try_cast("date")  # type: ignore[return-value]
+    return iso.try_cast("date")
 
 
 def identity_number_valid(number: ir.StringValue, on: ir.DateValue) -> ir.BooleanValue:

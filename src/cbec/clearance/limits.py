@@ -18,9 +18,10 @@ from decimal import Decimal
 
 import ibis.expr.types as ir
 
+
 def _exact(value: ir.Value) -> ir.DecimalValue:
     """Money and limits compared at one type (engines compare decimals of one scale)."""
-    return value.cast("decimal(38, 6)")  # type: ignore[return-value]
+    return value.cast("decimal(38, 6)")
 
 
 ORDER = ("buyer_id_number", "year", "decl_time", "app_time", "cop_no", "agent_code")

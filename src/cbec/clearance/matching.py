@@ -40,37 +40,42 @@ def order_line_summary(order_lines: ir.Table, lines: ir.Table) -> ir.Table:
     ).fill_null(False)
     marked = paired.mutate(_same=same.cast("int64"))
     matched = marked.group_by(["agent_code", "cop_no", "ebp_code", "order_no"]).aggregate(
-        matched_lines=marked._same.sum()
+        matched_lines=marked._same.sum(), inventory_line_count=marked.count()
     )
     return matched.left_join(per_order, ["ebp_code", "order_no"])
 
 
 def match(declarations: ir.Table, order_lines: ir.Table, lines: ir.Table) -> ir.Table:
-    """Adds the `r_*` flags of matching to `declarations` (the frame of `frames.py`)."""
+    """The `r_*` flags of matching, per declaration (`declarations` is the frame of frames.py).
+
+    Problems of the order's own lines (required fields, totals, currency) are reported here too,
+    under the checks' reason codes, since only matching finds the order lines.
+    """
     summary = order_line_summary(order_lines, lines).select(
         "agent_code",
         "cop_no",
         "matched_lines",
         "order_line_count",
+        "inventory_line_count",
         "order_line_required_missing",
         "order_line_total_mismatch",
         "order_line_currency_not_cny",
     )
     d = attach(declarations, summary)
     order, payment, waybill = d.order_found, d.payment_found, d.waybill_found
-    lines_ok = (d.matched_lines.fill_null(0) == d.line_count.fill_null(0)) & (
-        d.order_line_count.fill_null(0) == d.line_count.fill_null(0)
+    line_count = d.inventory_line_count.fill_null(0)
+    lines_ok = (d.matched_lines.fill_null(0) == line_count) & (
+        d.order_line_count.fill_null(0) == line_count
     )
-    return d.mutate(
+    return d.select(
+        "agent_code",
+        "cop_no",
         r_order_missing=~order,
         r_payment_missing=~payment,
         r_waybill_missing=~waybill,
-        r_required_field_missing=d.r_required_field_missing
-        | (order & d.order_line_required_missing.fill_null(False)),
-        r_line_total_mismatch=d.r_line_total_mismatch
-        | (order & d.order_line_total_mismatch.fill_null(False)),
-        r_currency_not_cny=d.r_currency_not_cny
-        | (order & d.order_line_currency_not_cny.fill_null(False)),
+        r_required_field_missing=order & d.order_line_required_missing.fill_null(False),
+        r_line_total_mismatch=order & d.order_line_total_mismatch.fill_null(False),
+        r_currency_not_cny=order & d.order_line_currency_not_cny.fill_null(False),
         r_amount_paid_mismatch=order
         & payment
         & differs(d.order_actural_paid, d.payment_amount_paid),
@@ -92,7 +97,7 @@ def match(declarations: ir.Table, order_lines: ir.Table, lines: ir.Table) -> ir.
             differs(d.buyer_id_number, d.order_buyer_id_number),
             differs(d.buyer_name, d.order_buyer_name),
         ),
-        r_lines_mismatch=order & (d.line_count.fill_null(0) > 0) & ~lines_ok,
+        r_lines_mismatch=order & (line_count > 0) & ~lines_ok,
         r_payment_reference_mismatch=order
         & payment
         & any_true(

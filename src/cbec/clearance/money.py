@@ -24,7 +24,7 @@ MONEY_TYPE = "decimal(18, 2)"
 
 def wide(value: ir.NumericValue, scale: int) -> ir.DecimalValue:
     """`value` as DECIMAL(38, scale), so that products keep every digit instead of overflowing."""
-    return value.cast(f"decimal(38, {scale})")  # type: ignore[return-value]
+    return value.cast(f"decimal(38, {scale})")
 
 
 def ratio_half_up(num: ir.NumericValue, den: ir.NumericValue) -> ir.IntegerValue:
@@ -39,4 +39,4 @@ def ratio_half_up(num: ir.NumericValue, den: ir.NumericValue) -> ir.IntegerValue
 def fen_to_money(fen: ir.IntegerValue) -> ir.DecimalValue:
     """Integer fen as DECIMAL(18,2) CNY, by exact multiplication."""
     cents = ibis.literal("0.01").cast("decimal(38, 2)")
-    return (fen.cast("decimal(38, 0)") * cents).cast(MONEY_TYPE)  # type: ignore[return-value]
+    return (fen.cast("decimal(38, 0)") * cents).cast(MONEY_TYPE)

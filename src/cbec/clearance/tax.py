@@ -1,4 +1,4 @@
-"""Tax per line: the retail-import reduced tax, or the full general-trade tax for one indivisible item.
+"""Tax per line: the reduced retail-import tax, or full tax for one indivisible item.
 
 Cai Guan Shui [2016] No. 18, art. 2 (and [2018] No. 49): within the limits the tariff is 0 and
 VAT and consumption tax are charged at 70 %; an indivisible item above the single limit pays
@@ -66,11 +66,11 @@ def with_tariff(lines: ir.Table, tariff: ir.Table) -> ir.Table:
 
 def unknown_tariff(lines: ir.Table) -> ir.Table:
     """Per declaration: `r_tariff_line_unknown` for a well-formed gcode no tariff row covers, and
-    `line_legal_quantity_missing` for a specific consumption tax without the legal quantity."""
+    `r_required_field_missing` for a specific consumption tax without the legal quantity (qty1)."""
     well_formed = lines.gcode.re_search(r"^[0-9]{10}$").fill_null(False)
     return lines.group_by(["agent_code", "cop_no"]).aggregate(
         r_tariff_line_unknown=(well_formed & ~lines.tariff_found).any(),
-        line_legal_quantity_missing=(
+        r_required_field_missing=(
             lines.consumption_specific.notnull()
             & (lines.consumption_specific > 0)
             & lines.qty1.isnull()

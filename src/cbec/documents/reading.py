@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -133,7 +134,7 @@ def _parser(dtype: pa.DataType) -> Callable[[object], object]:
 def _convert(
     name: str, values: list[object], dtype: pa.DataType
 ) -> tuple[pa.Array, dict[int, str]]:
-    """Values parsed one by one (the careful path); returns the array and a message per bad index."""
+    """Values parsed one by one (the careful path): the array, and a message per bad index."""
     parse = _parser(dtype)
     converted: list[object] = []
     errors: dict[int, str] = {}
@@ -170,7 +171,7 @@ def _fast_cast(column: pa.ChunkedArray, dtype: pa.DataType) -> pa.ChunkedArray |
         return None
 
 
-Column = pa.ChunkedArray | list[object]
+Column: TypeAlias = pa.ChunkedArray | list[object]
 
 
 def conform(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -159,7 +160,7 @@ def _check_validity(path: Path, table: pa.Table, line_numbers: list[int]) -> Non
         periods.setdefault(code, []).append((start, end, line))
     for code, rows in periods.items():
         rows.sort()
-        for (_, end, line), (start, _, next_line) in zip(rows, rows[1:], strict=False):
+        for (_, end, line), (start, _, next_line) in itertools.pairwise(rows):
             if start < end:
                 raise PolicyDataError(
                     f"{path}, lines {line} and {next_line}: two rows of {code} are valid at once; "
@@ -168,7 +169,7 @@ def _check_validity(path: Path, table: pa.Table, line_numbers: list[int]) -> Non
 
 
 def load_positive_list(path: Path | None = None) -> pa.Table:
-    """The positive-list rows; a line is on the list on a date when one of its rows is valid then."""
+    """Positive-list rows; a line is on the list on a date when one of its rows is valid then."""
     return _read_rows(
         path or default_data_dir() / "positive_list.csv",
         POSITIVE_LIST_SCHEMA,

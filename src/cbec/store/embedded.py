@@ -41,7 +41,8 @@ _DDL = (
         buyer_id_number VARCHAR, year INTEGER, agent_code VARCHAR, cop_no VARCHAR,
         value DECIMAL(18,2), entry_time TIMESTAMP, kind VARCHAR, batch_id VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS invt_serials (
-        customs_code VARCHAR, year INTEGER, last_serial BIGINT, PRIMARY KEY (customs_code, year))""",
+        customs_code VARCHAR, year INTEGER, last_serial BIGINT,
+        PRIMARY KEY (customs_code, year))""",
     """CREATE TABLE IF NOT EXISTS document_files (
         stem VARCHAR, path VARCHAR, sha256 VARCHAR, rows BIGINT, batch_id VARCHAR,
         PRIMARY KEY (stem, sha256))""",
@@ -184,7 +185,8 @@ class Store:
                     f"SELECT {tax_columns}, '{batch.batch_id}' FROM {batch.tax_lines}"
                 )
                 raw.execute(
-                    "INSERT INTO allowance_ledger SELECT buyer_id_number, year, agent_code, cop_no, "
+                    "INSERT INTO allowance_ledger SELECT buyer_id_number, year, agent_code, "
+                    "cop_no, "
                     f"value, entry_time, 'admitted', '{batch.batch_id}' FROM {batch.ledger}"
                 )
                 raw.execute(
