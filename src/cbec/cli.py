@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -153,7 +154,7 @@ def _progress() -> Progress:
     )
 
 
-def _print_errors(row_errors: list[object]) -> None:
+def _print_errors(row_errors: Sequence[object]) -> None:
     if not row_errors:
         return
     errors.print(f"[yellow]{len(row_errors):,} input value(s) could not be read:[/]")
