@@ -14,21 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from cbec.clearance import checks, decide, limits, matching, positive_list, tax
-from cbec.clearance.frames import (
-    attach,
-    declarations_with_companions,
-    lines_with_heads,
-    with_policy,
-)
+from cbec.clearance import checks, decide, frames, limits, matching, positive_list, tax
+from cbec.clearance.frames import attach, with_policy
 from cbec.clearance.money import fen_to_money
 from cbec.documents.reading import DocumentSource, RowError, read_folder
 from cbec.documents.schemas import DECISION, TAX_LINE, Document
+from cbec.engines.duckdb import sequential_pass
 from cbec.policy.lists import load_positive_list, load_tariff
 from cbec.policy.parameters import load_parameters, policy_periods
 from cbec.store.embedded import Batch, PendingFile, Store, file_sha256
@@ -65,21 +63,20 @@ class Policy:
         )
 
 
-def _input_table(store: Store, source: DocumentSource, name: str) -> ir.Table:
-    """The input documents of one family as one table in the store's connection."""
-    con = store.con
+def _input_table(store: Store, source: DocumentSource) -> ir.Table:
+    """The input documents of one family as one table: canonical Parquet files are scanned where
+    they lie (only the columns a stage reads), converted files are in memory."""
     parts: list[ir.Table] = []
     if source.parquet_files:
-        parts.append(con.read_parquet([str(p) for p in source.parquet_files]))
-    for table in source.tables:
-        parts.append(ibis.memtable(table))
+        parts.append(store.con.read_parquet([str(p) for p in source.parquet_files]))
+    parts.extend(ibis.memtable(table) for table in source.tables)
     if not parts:
         parts.append(ibis.memtable(source.document.schema.empty_table()))
     columns = source.document.schema.names
     union = parts[0].select(*columns)
     for part in parts[1:]:
         union = union.union(part.select(*columns), distinct=False)
-    return con.create_table(f"input_{name}", union, temp=True)
+    return union
 
 
 def _with_history(store: Store, current: ir.Table, document: Document) -> ir.Table:
@@ -110,7 +107,7 @@ def clear(
     step("reading documents")
     sources = read_folder(folders)
     errors = [e for s in sources.values() for e in s.errors]
-    inputs = {stem: _input_table(store, source, stem) for stem, source in sources.items()}
+    inputs = {stem: _input_table(store, source) for stem, source in sources.items()}
     unreadable = {
         (k["agent_code"], k["cop_no"])
         for stem in ("inventories", "inventory_lines")
@@ -130,24 +127,29 @@ def clear(
         for stem, source in sources.items()
         if stem in ("orders", "order_lines", "payments", "waybills")
     }
-    frame = declarations_with_companions(
-        new_inventories, documents["orders"], documents["payments"], documents["waybills"]
-    )
-    frame = _materialize(store, "frame", frame)
-    lines = _materialize(store, "lines", lines_with_heads(inputs["inventory_lines"], frame))
-    lines = _materialize(store, "lines_rated", tax.with_tariff(lines, ibis.memtable(policy.tariff)))
+    heads = _materialize(store, "declarations", frames.declarations(new_inventories))
+    lines = frames.lines_with_heads(inputs["inventory_lines"], heads)
+    lines = _materialize(store, "lines", tax.with_tariff(lines, ibis.memtable(policy.tariff)))
 
     step("checking declarations")
+    line_summary = _materialize(store, "line_summary", checks.line_summary(lines))
+    order_line_summary = _materialize(
+        store, "order_line_summary", matching.order_line_summary(documents["order_lines"], lines)
+    )
+    frame = frames.declarations_with_companions(
+        heads, documents["orders"], documents["payments"], documents["waybills"]
+    )
+    frame = attach(attach(frame, line_summary), order_line_summary)
+    head_findings = _merge_findings(checks.findings(frame), matching.findings(frame))
+    checked = _materialize(store, "checked", frame.select(*HEAD_COLUMNS, **head_findings))
     findings = [
-        _materialize(store, "checked", checks.check(frame, lines)),
-        _materialize(store, "matched", matching.match(frame, documents["order_lines"], lines)),
         _materialize(
             store, "listed", positive_list.positive_list(lines, ibis.memtable(policy.positive_list))
         ),
         _materialize(store, "rated", tax.unknown_tariff(lines)),
         _unreadable_table(unreadable).mutate(r_unreadable_document=ibis.literal(True)),
     ]
-    judged = _combine(frame, findings)
+    judged = _combine(checked, findings)
     judged = with_policy(judged, ibis.memtable(policy.periods))
     passed_so_far = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
     judged = _materialize(store, "judged", limits.single_limit(judged, passed_so_far))
@@ -172,7 +174,8 @@ def clear(
         extras=decided_now.freight.fill_null(0).cast("decimal(38, 2)")
         + decided_now.insured_fee.fill_null(0).cast("decimal(38, 2)"),
     )
-    line_tax = _materialize(store, "line_tax", tax.line_taxes(lines, terms))
+    line_terms = _materialize(store, "line_terms", tax.line_terms(lines, terms))
+    line_tax = _materialize(store, "line_tax", tax.line_taxes(line_terms))
     released_lines = line_tax.inner_join(
         decided_now.filter(decided_now.status == decide.RELEASED).select("agent_code", "cop_no"),
         ["agent_code", "cop_no"],
@@ -229,10 +232,19 @@ HEAD_COLUMNS = (
 )
 
 
-def _combine(frame: ir.Table, findings: list[ir.Table]) -> ir.Table:
-    """The declarations with every stage's findings; a reason found twice is one flag."""
-    combined = frame.select(*HEAD_COLUMNS)
-    flags: dict[str, list[str]] = {}
+def _merge_findings(*parts: dict[str, ir.Value]) -> dict[str, ir.Value]:
+    """Columns of several stages over one frame; a reason found by two stages is one flag."""
+    merged: dict[str, ir.Value] = {}
+    for part in parts:
+        for name, value in part.items():
+            merged[name] = merged[name] | value if name in merged else value
+    return merged
+
+
+def _combine(checked: ir.Table, findings: list[ir.Table]) -> ir.Table:
+    """The checked declarations with the per-declaration findings of the line stages."""
+    combined = checked
+    flags: dict[str, list[str]] = {c: [c] for c in checked.columns if c.startswith("r_")}
     for index, finding in enumerate(findings):
         renames = {}
         for column in finding.columns:
@@ -241,7 +253,7 @@ def _combine(frame: ir.Table, findings: list[ir.Table]) -> ir.Table:
                 flags.setdefault(column, []).append(f"s{index}_{column}")
         combined = attach(combined, finding.rename(renames))
     merged = {reason: _any(combined, columns) for reason, columns in flags.items()}
-    stage_columns = [name for columns in flags.values() for name in columns]
+    stage_columns = [name for columns in flags.values() for name in columns if name not in flags]
     return combined.mutate(**merged).drop(*stage_columns)
 
 
@@ -263,39 +275,15 @@ def _any(table: ir.Table, columns: list[str]) -> ir.BooleanValue:
 
 def _judge_allowance(store: Store, candidates: ir.Table) -> ir.Table:
     """Declarations rejected for the annual limit: a sequential pass over contested buyers."""
-    rows = limits.contested(candidates, store.used_allowance()).to_pyarrow()
-    keys: dict[str, list[str]] = {"agent_code": [], "cop_no": []}
-    if rows.num_rows:
-        columns = {
-            name: rows[name].to_pylist()
-            for name in (
-                "buyer_id_number",
-                "year",
-                "value",
-                "annual_limit",
-                "used",
-                "agent_code",
-                "cop_no",
-            )
-        }
-        start = 0
-        total = rows.num_rows
-        while start < total:
-            end = start
-            key = (columns["buyer_id_number"][start], columns["year"][start])
-            while end < total and (columns["buyer_id_number"][end], columns["year"][end]) == key:
-                end += 1
-            verdicts = limits.judge_allowance(
-                zip(columns["value"][start:end], columns["annual_limit"][start:end], strict=True),
-                columns["used"][start] or Decimal(0),
-            )
-            for offset, admitted in enumerate(verdicts):
-                if not admitted:
-                    keys["agent_code"].append(columns["agent_code"][start + offset])
-                    keys["cop_no"].append(columns["cop_no"][start + offset])
-            start = end
-    table = pa.table(keys, schema=pa.schema([("agent_code", pa.string()), ("cop_no", pa.string())]))
-    return ibis.memtable(table).mutate(r_over_annual_limit=ibis.literal(True))
+    ordered = limits.contested(candidates, store.used_allowance())
+
+    def judge(rows: dict[str, list[Any]]) -> list[bool]:
+        pairs = zip(rows["value"], rows["annual_limit"], strict=True)
+        return limits.judge_allowance(pairs, rows["used"][0] or Decimal(0))
+
+    judged = sequential_pass(ordered, ("buyer_id_number", "year"), judge)
+    rejected = judged.filter(pc.invert(judged["verdict"])).select(["agent_code", "cop_no"])
+    return ibis.memtable(rejected).mutate(r_over_annual_limit=ibis.literal(True))
 
 
 def _decisions(

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import ibis.expr.types as ir
 
-from cbec.clearance.frames import any_true, attach, blank
+from cbec.clearance.frames import any_true, blank
 from cbec.clearance.identity import identity_number_valid
 from cbec.documents.schemas import INVENTORY, INVENTORY_LINE, ORDER, PAYMENT, WAYBILL
 
@@ -65,12 +65,11 @@ def line_summary(lines: ir.Table) -> ir.Table:
     )
 
 
-def check(declarations: ir.Table, lines: ir.Table) -> ir.Table:
-    """The `r_*` flags of the stateless checks per declaration, with the line figures the later
-    stages need: `line_count`, `qty_total`, `goods_total` and `dutiable_value`."""
-    summary = line_summary(lines)
-    d = attach(declarations, summary)
-    no_lines = d.line_count.isnull() | (d.line_count == 0)
+def findings(d: ir.Table) -> dict[str, ir.Value]:
+    """The `r_*` flags of the stateless checks, with the line figures later stages need
+    (`goods_total`, `dutiable_value`), as columns over `d`: the declarations frame with
+    `line_summary` attached.
+    """
     goods_total = d.goods_total.fill_null(0)
     freight = d.freight.fill_null(0).cast("decimal(38, 2)")
     insured = d.insured_fee.fill_null(0).cast("decimal(38, 2)")
@@ -81,45 +80,47 @@ def check(declarations: ir.Table, lines: ir.Table) -> ir.Table:
         + d.order_tax_total.fill_null(0).cast("decimal(38, 2)")
         - d.order_discount.fill_null(0).cast("decimal(38, 2)")
     )
-    return d.select(
-        "agent_code",
-        "cop_no",
-        "line_count",
-        "qty_total",
-        goods_total=goods_total,
-        dutiable_value=dutiable,
-        r_required_field_missing=any_true(
+    id_present = ~blank(d.buyer_id_number)
+    return {
+        "goods_total": goods_total,
+        "dutiable_value": dutiable,
+        "line_count": d.line_count.fill_null(0),
+        "qty_total": d.qty_total,
+        # Identity first: an engine shares the digits' common part only in a first operand.
+        "r_buyer_id_number_invalid": ~identity_number_valid(
+            d.buyer_id_number, d.decl_date, d.buyer_id_digits
+        )
+        & id_present,
+        "r_required_field_missing": any_true(
             _missing(d, INVENTORY.required),
             d.line_required_missing,
             d.order_found & _missing(d, ORDER.required, "order_"),
             d.payment_found & _missing(d, PAYMENT.required, "payment_"),
             d.waybill_found & _missing(d, WAYBILL.required, "waybill_"),
         ),
-        r_trade_mode_invalid=~d.trade_mode.isin(RETAIL_IMPORT_MODES).fill_null(True)
+        "r_trade_mode_invalid": ~d.trade_mode.isin(RETAIL_IMPORT_MODES).fill_null(True)
         & ~blank(d.trade_mode),
-        r_ie_flag_invalid=(d.ie_flag != "I").fill_null(False),
-        r_currency_not_cny=any_true(
+        "r_ie_flag_invalid": (d.ie_flag != "I").fill_null(False),
+        "r_currency_not_cny": any_true(
             d.currency != CNY,
             d.line_currency_not_cny,
             d.order_currency != CNY,
             d.payment_currency != CNY,
         ),
-        r_buyer_id_type_invalid=any_true(
+        "r_buyer_id_type_invalid": any_true(
             d.buyer_id_type != "1", d.order_buyer_id_type != "1", d.payment_payer_id_type != "1"
         ),
-        r_buyer_id_number_invalid=~blank(d.buyer_id_number)
-        & ~identity_number_valid(d.buyer_id_number.strip(), d.decl_date),
-        r_gcode_invalid=d.line_gcode_invalid.fill_null(False),
-        r_bonded_fields_missing=d.trade_mode.isin(BONDED_MODES).fill_null(False)
+        "r_gcode_invalid": d.line_gcode_invalid.fill_null(False),
+        "r_bonded_fields_missing": d.trade_mode.isin(BONDED_MODES).fill_null(False)
         & any_true(blank(d.ems_no), blank(d.area_code), d.line_record_missing),
-        r_value_out_of_range=any_true(
+        "r_value_out_of_range": any_true(
             d.line_out_of_range,
             d.freight < 0,
             d.insured_fee < 0,
             dutiable > MAX_DECLARATION_VALUE,
         ),
-        r_line_total_mismatch=d.line_total_mismatch.fill_null(False),
-        r_actural_paid_mismatch=d.order_found
+        "r_line_total_mismatch": d.line_total_mismatch.fill_null(False),
+        "r_actural_paid_mismatch": d.order_found
         & (d.order_actural_paid.cast("decimal(38, 2)") != order_paid_formula).fill_null(False),
-        r_inventory_lines_missing=no_lines,
-    )
+        "r_inventory_lines_missing": d.line_count.isnull() | (d.line_count == 0),
+    }

@@ -11,33 +11,94 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from cbec.documents.schemas import INVENTORY, ORDER, PAYMENT, WAYBILL, Document
+from cbec.clearance.identity import leading_digits
+from cbec.documents.schemas import INVENTORY, INVENTORY_LINE, ORDER, PAYMENT, WAYBILL, Document
+
+
+def one_per_key(table: ir.Table, key: list[str], newest_first: list[str]) -> ir.Table:
+    """One row per `key`: the first by `newest_first` (descending) where a key repeats.
+
+    Keys rarely repeat, so only the repeated ones are ranked: a window over every row would sort
+    the whole day, a count per key and an anti-join only hash it.
+    """
+    counts = table.group_by(key).aggregate(_copies=table.count())
+    repeated = counts.filter(counts._copies > 1).select(*key)
+    window = ibis.window(group_by=key, order_by=[ibis.desc(c) for c in newest_first])
+    ranked = table.semi_join(repeated, key).mutate(_rank=ibis.row_number().over(window))
+    newest = ranked.filter(ranked._rank == 0).drop("_rank")
+    return table.anti_join(repeated, key).union(newest, distinct=False)
 
 
 def latest(table: ir.Table, document: Document, order_by: str = "app_time") -> ir.Table:
     """One row per natural key: the latest version (a resent or changed document replaces)."""
-    window = ibis.window(group_by=list(document.key), order_by=[ibis.desc(order_by)])
-    ranked = table.mutate(_version=ibis.row_number().over(window))
-    return ranked.filter(ranked._version == 0).drop("_version")
+    return one_per_key(table, list(document.key), [order_by])
 
 
 def prefixed(table: ir.Table, prefix: str) -> ir.Table:
     return table.rename(f"{prefix}_{{name}}")
 
 
-def declarations_with_companions(
-    inventories: ir.Table, orders: ir.Table, payments: ir.Table, waybills: ir.Table
-) -> ir.Table:
-    """Each declaration with its order, payment and waybill (null columns where not found)."""
-    order = prefixed(latest(orders, ORDER), "order")
-    # One payment per order: the latest by payment time.
-    pay_window = ibis.window(
-        group_by=["ebp_code", "order_no"], order_by=[ibis.desc("pay_time"), ibis.desc("app_time")]
+# The columns the stages read from each document: the frame carries nothing else, so that a
+# national day's frame stays narrow (Parquet inputs are read column by column).
+ORDER_FIELDS = (
+    *ORDER.required,
+    "app_time",
+    "discount",
+    "tax_total",
+    "pay_code",
+    "pay_transaction_id",
+)
+PAYMENT_FIELDS = (*PAYMENT.required, "app_time")
+WAYBILL_FIELDS = (*WAYBILL.required, "app_time")
+INVENTORY_FIELDS = (
+    *INVENTORY.required,
+    "app_time",
+    "insured_fee",
+    "ems_no",
+    "area_code",
+    "assure_code",
+)
+
+LINE_FIELDS = (
+    *INVENTORY_LINE.required,
+    "agent_code",
+    "item_record_no",
+    "item_name",
+    "currency",
+    "qty1",
+    "unit1",
+)
+
+
+def _fields(table: ir.Table, names: tuple[str, ...]) -> ir.Table:
+    return table.select(*dict.fromkeys(names))
+
+
+def declarations(inventories: ir.Table) -> ir.Table:
+    """One row per declaration (its latest version), with the columns the stages read and its
+    declaration date."""
+    inv = latest(_fields(inventories, INVENTORY_FIELDS), INVENTORY)
+    return inv.mutate(
+        decl_date=inv.decl_time.date(), buyer_id_digits=leading_digits(inv.buyer_id_number)
     )
-    payment_ranked = latest(payments, PAYMENT).mutate(_n=ibis.row_number().over(pay_window))
-    payment = prefixed(payment_ranked.filter(payment_ranked._n == 0).drop("_n"), "payment")
-    waybill = prefixed(latest(waybills, WAYBILL), "waybill")
-    inv = latest(inventories, INVENTORY)
+
+
+def declarations_with_companions(
+    inv: ir.Table, orders: ir.Table, payments: ir.Table, waybills: ir.Table
+) -> ir.Table:
+    """Each declaration (from `declarations`) with its order, payment and waybill (null columns
+    where not found)."""
+    order = prefixed(latest(_fields(orders, ORDER_FIELDS), ORDER), "order")
+    # One payment per order: the latest by payment time.
+    payment = prefixed(
+        one_per_key(
+            latest(_fields(payments, PAYMENT_FIELDS), PAYMENT),
+            ["ebp_code", "order_no"],
+            ["pay_time", "app_time"],
+        ),
+        "payment",
+    )
+    waybill = prefixed(latest(_fields(waybills, WAYBILL_FIELDS), WAYBILL), "waybill")
     joined = inv.left_join(
         order, [inv.ebp_code == order.order_ebp_code, inv.order_no == order.order_order_no]
     )
@@ -53,7 +114,6 @@ def declarations_with_companions(
         ],
     )
     return joined.mutate(
-        decl_date=joined.decl_time.date(),
         order_found=joined.order_order_no.notnull(),
         payment_found=joined.payment_pay_transaction_id.notnull()
         | joined.payment_order_no.notnull(),
@@ -63,9 +123,7 @@ def declarations_with_companions(
 
 def lines_with_heads(lines: ir.Table, declarations: ir.Table) -> ir.Table:
     """Inventory lines (one per gnum) with their declaration's keys, date and mode."""
-    window = ibis.window(group_by=["agent_code", "cop_no", "gnum"], order_by=["gcode"])
-    ranked = lines.mutate(_n=ibis.row_number().over(window))
-    unique = ranked.filter(ranked._n == 0).drop("_n")
+    unique = one_per_key(_fields(lines, LINE_FIELDS), ["agent_code", "cop_no", "gnum"], ["gcode"])
     heads = declarations.select(
         "agent_code",
         "cop_no",
@@ -79,20 +137,37 @@ def lines_with_heads(lines: ir.Table, declarations: ir.Table) -> ir.Table:
 
 
 def blank(value: ir.Value) -> ir.BooleanValue:
-    """True where a field is absent: null, or only spaces for text."""
-    if value.type().is_string():
-        return value.isnull() | (value.strip() == "")
-    return value.isnull()
+    """True where a field is absent: null, or only whitespace for text.
+
+    Trimming is costly; only text that starts with whitespace needs it, and CASE trims just those.
+    """
+    if not value.type().is_string():
+        return value.isnull()
+    text: ir.StringValue = value  # type: ignore[assignment]
+    return ibis.cases(
+        (text.isnull() | (text == ""), True),
+        (text.left(1).isin(WHITESPACE), text.strip() == ""),
+        else_=False,
+    )
+
+
+WHITESPACE = (" ", "\t", "\n", "\r")
 
 
 def differs(left: ir.Value, right: ir.Value) -> ir.BooleanValue:
     """True where both fields are present and differ (text compared after trimming spaces).
 
-    An absent field is the required-field check's business, not a mismatch.
+    An absent field is the required-field check's business, not a mismatch. Text is first
+    compared as it is, which settles almost every row; CASE trims only the unequal pairs.
     """
-    if left.type().is_string():
-        left, right = left.strip(), right.strip()
-    return (left.notnull() & right.notnull() & (left != right)).fill_null(False)
+    if not left.type().is_string():
+        return (left != right).fill_null(False)
+    a: ir.StringValue = left  # type: ignore[assignment]
+    b: ir.StringValue = right  # type: ignore[assignment]
+    return ibis.cases(
+        (a.isnull() | b.isnull() | (a == b), False),
+        else_=(a.strip() != b.strip()).fill_null(False),
+    )
 
 
 def any_true(*flags: ir.BooleanValue) -> ir.BooleanValue:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from cbec.clearance.checks import line_total_wrong
-from cbec.clearance.frames import any_true, attach, blank, differs
+from cbec.clearance.frames import any_true, blank, differs, one_per_key
 from cbec.documents.schemas import ORDER_LINE
 
 
 def order_line_summary(order_lines: ir.Table, lines: ir.Table) -> ir.Table:
     """Per declaration: order lines matched one to one, and the order lines' own checks."""
     window_key = ["ebp_code", "order_no", "gnum"]
-    ol = order_lines.distinct(on=window_key, keep="first")
+    ol = one_per_key(order_lines, window_key, ["total_price"])
     per_order = ol.group_by(["ebp_code", "order_no"]).aggregate(
         order_line_count=ol.count(),
         order_line_required_missing=any_true(
@@ -42,34 +42,32 @@ def order_line_summary(order_lines: ir.Table, lines: ir.Table) -> ir.Table:
     matched = marked.group_by(["agent_code", "cop_no", "ebp_code", "order_no"]).aggregate(
         matched_lines=marked._same.sum(), inventory_line_count=marked.count()
     )
-    return matched.left_join(per_order, ["ebp_code", "order_no"])
-
-
-def match(declarations: ir.Table, order_lines: ir.Table, lines: ir.Table) -> ir.Table:
-    """The `r_*` flags of matching, per declaration (`declarations` is the frame of frames.py).
-
-    Problems of the order's own lines (required fields, totals, currency) are reported here too,
-    under the checks' reason codes, since only matching finds the order lines.
-    """
-    summary = order_line_summary(order_lines, lines).select(
+    joined = matched.left_join(per_order, ["ebp_code", "order_no"])
+    return joined.select(
         "agent_code",
         "cop_no",
         "matched_lines",
-        "order_line_count",
         "inventory_line_count",
+        "order_line_count",
         "order_line_required_missing",
         "order_line_total_mismatch",
         "order_line_currency_not_cny",
     )
-    d = attach(declarations, summary)
+
+
+def findings(d: ir.Table) -> dict[str, ir.Value]:
+    """The `r_*` flags of matching, as columns over `d`: the declarations frame (frames.py) with
+    `order_line_summary` attached.
+
+    Problems of the order's own lines (required fields, totals, currency) are reported here too,
+    under the checks' reason codes, since only matching finds the order lines.
+    """
     order, payment, waybill = d.order_found, d.payment_found, d.waybill_found
     line_count = d.inventory_line_count.fill_null(0)
     lines_ok = (d.matched_lines.fill_null(0) == line_count) & (
         d.order_line_count.fill_null(0) == line_count
     )
-    return d.select(
-        "agent_code",
-        "cop_no",
+    return dict(
         r_order_missing=~order,
         r_payment_missing=~payment,
         r_waybill_missing=~waybill,

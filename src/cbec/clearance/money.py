@@ -33,7 +33,7 @@ def ratio_half_up(num: ir.NumericValue, den: ir.NumericValue) -> ir.IntegerValue
     d = wide(den, WORKING_SCALE)
     remainder = n % d
     whole = ((n - remainder) / d).round().cast("int64")
-    return whole + ibis.ifelse(remainder * 2 >= d, 1, 0)
+    return whole + (remainder * 2 >= d).cast("int64")
 
 
 def fen_to_money(fen: ir.IntegerValue) -> ir.DecimalValue:

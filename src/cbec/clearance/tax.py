@@ -22,7 +22,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from cbec.clearance.money import ratio_half_up, wide
+from cbec.clearance.money import WORKING_SCALE, ratio_half_up, wide
 
 RATE_COLUMNS = (
     "mfn_rate",
@@ -80,13 +80,13 @@ def unknown_tariff(lines: ir.Table) -> ir.Table:
     )
 
 
-def line_taxes(lines: ir.Table, terms: ir.Table) -> ir.Table:
-    """Tax per line in fen: `tax_price_fen`, `customs_tax_fen`, `value_added_tax_fen`,
-    `consumption_tax_fen`.
+def line_terms(lines: ir.Table, terms: ir.Table) -> ir.Table:
+    """Each line's taxes as exact numerators over exact denominators (in fen, before rounding).
 
     `lines` come from `with_tariff`; `terms` has per declaration (`agent_code`, `cop_no`):
     `taxable`, `full_tax`, `goods_total`, `extras` (freight + insured fee), `tax_factor` and
-    `tariff_factor`. Lines of declarations that are not taxable get zeros.
+    `tariff_factor`. Lines of declarations that are not taxable get zeros. The pipeline stores
+    this table before `line_taxes` rounds it, so that the engine computes each product once.
     """
     j = lines.inner_join(terms, ["agent_code", "cop_no"])
     taxable = j.taxable & j.tariff_found
@@ -104,22 +104,36 @@ def line_taxes(lines: ir.Table, terms: ir.Table) -> ir.Table:
 
     has_goods = goods > 0
     one = ibis.literal(1).cast("decimal(38, 6)")
+    hundred = ibis.literal(100)
     share = line_total * (goods + extras)  # P * S, scale 4
     base = share * (one + t) + specific * goods  # B * S, scale 11
-    den = ibis.ifelse(has_goods, goods * (one - c), one)  # S * (1 - c), scale 8
-    den_price = ibis.ifelse(has_goods, goods, one)
-    hundred = ibis.literal(100)
-
-    def fen(num: ir.NumericValue, over: ir.NumericValue) -> ir.IntegerValue:
-        return ibis.ifelse(has_goods, ratio_half_up(num * hundred, over), 0)
-
     return j.select(
         "agent_code",
         "cop_no",
         "gnum",
         "gcode",
-        tax_price_fen=fen(share, den_price),
-        customs_tax_fen=fen(share * t, den_price),
-        consumption_tax_fen=fen(factor * (share * (one + t) * c + specific * goods), den),
-        value_added_tax_fen=fen(factor * v * base, den),
+        price_num=wide(share * hundred, WORKING_SCALE),
+        duty_num=wide(share * t * hundred, WORKING_SCALE),
+        consumption_num=wide(
+            factor * (share * (one + t) * c + specific * goods) * hundred, WORKING_SCALE
+        ),
+        vat_num=wide(factor * v * base * hundred, WORKING_SCALE),
+        # S * (1 - c) and S; 1 where there are no goods (the numerators are 0 there).
+        tax_den=wide(ibis.ifelse(has_goods, goods * (one - c), one), WORKING_SCALE),
+        price_den=wide(ibis.ifelse(has_goods, goods, one), WORKING_SCALE),
+    )
+
+
+def line_taxes(terms: ir.Table) -> ir.Table:
+    """Tax per line in fen, each rounded once half-up: `tax_price_fen`, `customs_tax_fen`,
+    `value_added_tax_fen`, `consumption_tax_fen` (from `line_terms`)."""
+    return terms.select(
+        "agent_code",
+        "cop_no",
+        "gnum",
+        "gcode",
+        tax_price_fen=ratio_half_up(terms.price_num, terms.price_den),
+        customs_tax_fen=ratio_half_up(terms.duty_num, terms.price_den),
+        consumption_tax_fen=ratio_half_up(terms.consumption_num, terms.tax_den),
+        value_added_tax_fen=ratio_half_up(terms.vat_num, terms.tax_den),
     )
