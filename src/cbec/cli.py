@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,8 +25,9 @@ app = typer.Typer(
 policy_app = typer.Typer(help="The rules in force: dated parameters, positive list, tariff.")
 app.add_typer(policy_app, name="policy")
 
-console = Console()
-errors = Console(stderr=True)
+# Piped output (logs, CI) is not cut at 80 columns: tables there are read later, in full.
+console = Console(width=None if sys.stdout.isatty() else 160)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def fail(message: str) -> typer.Exit:

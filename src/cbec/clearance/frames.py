@@ -143,7 +143,7 @@ def blank(value: ir.Value) -> ir.BooleanValue:
     """
     if not value.type().is_string():
         return value.isnull()
-    text: ir.StringValue = value  # type: ignore[assignment]
+    text: ir.StringValue = value
     return ibis.cases(
         (text.isnull() | (text == ""), True),
         (text.left(1).isin(WHITESPACE), text.strip() == ""),
@@ -162,8 +162,8 @@ def differs(left: ir.Value, right: ir.Value) -> ir.BooleanValue:
     """
     if not left.type().is_string():
         return (left != right).fill_null(False)
-    a: ir.StringValue = left  # type: ignore[assignment]
-    b: ir.StringValue = right  # type: ignore[assignment]
+    a: ir.StringValue = left
+    b: ir.StringValue = right
     return ibis.cases(
         (a.isnull() | b.isnull() | (a == b), False),
         else_=(a.strip() != b.strip()).fill_null(False),
