@@ -75,7 +75,7 @@ def simulate(
     seconds = time.perf_counter() - started
     console.print(
         f"Wrote {parcels:,} parcels for {day} to {out} in {seconds:.1f} s "
-        f"({sum(summary.defects.values()):,} with an injected defect)."
+        f"({summary.injected:,} with an injected defect)."
     )
 
 
