@@ -175,3 +175,26 @@ def test_a_failed_commit_leaves_the_store_as_it_was(
     assert _store_counts(db) == before
     stored = db.with_name(db.name + ".documents")
     assert not [p for p in stored.rglob("*") if p.is_file()]
+
+
+def test_a_declaration_without_its_key_is_reported_not_lost(tmp_path: Path, policy: Policy) -> None:
+    rows = merge(declaration("C1", LINE), declaration("C2", LINE))
+    rows["inventories"][1]["cop_no"] = "  "
+    result = _clear(
+        write_jsonl(tmp_path / "in", rows), tmp_path / "db.duckdb", tmp_path / "out", policy
+    )
+    assert any("inventories.jsonl, row 2, agent_code/cop_no" in str(e) for e in result.errors), (
+        result.errors
+    )
+    assert list(_decisions(tmp_path / "out")) == ["C1"]
+
+
+def test_a_resent_declaration_is_judged_in_its_latest_version(
+    tmp_path: Path, policy: Policy
+) -> None:
+    first = declaration("C1", LINE, alter={"inventories": {"currency": "502"}})
+    resent = declaration("C1", LINE, alter={"inventories": {"app_time": "2024-06-15T11:00:00"}})
+    rows = merge(first, {"inventories": resent["inventories"]})
+    _clear(write_jsonl(tmp_path / "in", rows), tmp_path / "db.duckdb", tmp_path / "out", policy)
+    decision = _decisions(tmp_path / "out")["C1"]
+    assert decision["status"] == 800, decision

@@ -99,6 +99,14 @@ def clear(
         str | None,
         typer.Option("--as-of", help="Decision time (ISO 8601); default: each declaration's own."),
     ] = None,
+    memory_limit: Annotated[
+        str,
+        typer.Option(
+            "--memory-limit",
+            envvar="CBEC_MEMORY_LIMIT",
+            help="Memory the engine may use before it spills to disk beside the store.",
+        ),
+    ] = "12GB",
 ) -> None:
     """Clear declarations: check, match, limits, tax, decide; store and write the results."""
     from cbec.documents.reading import UnreadableInput
@@ -120,7 +128,7 @@ def clear(
     except PolicyDataError as exc:
         raise fail(str(exc)) from None
     try:
-        store = Store(db)
+        store = Store(db, memory_limit=memory_limit)
     except StoreError as exc:
         raise fail(str(exc)) from None
     started = time.perf_counter()

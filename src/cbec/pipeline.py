@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from cbec.clearance import checks, decide, frames, limits, matching, positive_list, tax
 from cbec.clearance.frames import attach, with_policy
 from cbec.clearance.money import fen_to_money
-from cbec.documents.reading import DocumentSource, RowError, read_folder
+from cbec.documents.reading import ANSWERED_BY_KEY, DocumentSource, RowError, read_folder
 from cbec.documents.schemas import DECISION, TAX_LINE, Document
 from cbec.engines.duckdb import sequential_pass
 from cbec.policy.lists import load_positive_list, load_tariff
@@ -76,6 +76,8 @@ def _input_table(store: Store, source: DocumentSource) -> ir.Table:
     union = parts[0].select(*columns)
     for part in parts[1:]:
         union = union.union(part.select(*columns), distinct=False)
+    for key in ANSWERED_BY_KEY.get(source.document.stem, ()):
+        union = union.filter(union[key].notnull() & (union[key].strip() != ""))  # reported
     return union
 
 
@@ -85,6 +87,15 @@ def _with_history(store: Store, current: ir.Table, document: Document) -> ir.Tab
     if stored is None:
         return current
     return current.union(stored.select(*document.schema.names), distinct=False)
+
+
+def _one_version(table: ir.Table, stem: str) -> ir.Table:
+    """`table` with one row per key (frames.ONE_VERSION). Keys rarely repeat: one aggregate
+    finds out, and the ranking runs only when they do."""
+    key, _ = frames.ONE_VERSION[stem]
+    copies = table.group_by(key).aggregate(copies=table.count())
+    repeated = copies.filter(copies.copies > 1).count().to_pyarrow().as_py()
+    return frames.one_version(table, stem) if repeated else table
 
 
 def _materialize(store: Store, name: str, expr: ir.Table) -> ir.Table:
@@ -121,14 +132,18 @@ def clear(
 
     step("matching documents")
     decided = con.table("decisions").select("agent_code", "cop_no")
-    new_inventories = inputs["inventories"].anti_join(decided, ["agent_code", "cop_no"])
+    new_inventories = _one_version(
+        inputs["inventories"].anti_join(decided, ["agent_code", "cop_no"]), "inventories"
+    )
     documents = {
-        stem: _with_history(store, inputs[stem], source.document)
+        stem: _one_version(_with_history(store, inputs[stem], source.document), stem)
         for stem, source in sources.items()
         if stem in ("orders", "order_lines", "payments", "waybills")
     }
     heads = _materialize(store, "declarations", frames.declarations(new_inventories))
-    lines = frames.lines_with_heads(inputs["inventory_lines"], heads)
+    lines = frames.lines_with_heads(
+        _one_version(inputs["inventory_lines"], "inventory_lines"), heads
+    )
     lines = _materialize(store, "lines", tax.with_tariff(lines, ibis.memtable(policy.tariff)))
 
     step("checking declarations")
@@ -404,6 +419,12 @@ def _pending_files(sources: dict[str, DocumentSource], store: Store) -> list[Pen
     return pending
 
 
+def _conformed(table: ir.Table, document: Document) -> ir.Table:
+    """`table`'s columns of `document`, with exactly its types (for unions across sources)."""
+    schema = ibis.Schema.from_pyarrow(document.schema)
+    return table.select(**{name: table[name].cast(dtype) for name, dtype in schema.items()})
+
+
 def _write_outputs(
     store: Store,
     found: ir.Table,
@@ -416,17 +437,30 @@ def _write_outputs(
     keys = found
     if unreadable:
         keys = keys.union(_unreadable_table(unreadable), distinct=True)
-    keys = _materialize(store, "answer_keys", keys)
+    # New decisions come from this run's tables; those decided by earlier runs from the store.
+    earlier = _materialize(
+        store,
+        "answer_keys",
+        keys.anti_join(store.table("new_decisions_all"), ["agent_code", "cop_no"]),
+    )
     decisions = (
-        store.table("decisions")
-        .semi_join(keys, ["agent_code", "cop_no"])
-        .select(*DECISION.schema.names)
+        _conformed(store.table("new_decisions_all"), DECISION)
+        .union(
+            _conformed(
+                store.table("decisions").semi_join(earlier, ["agent_code", "cop_no"]), DECISION
+            ),
+            distinct=False,
+        )
         .order_by(["agent_code", "cop_no"])
     )
     lines = (
-        store.table("tax_lines")
-        .semi_join(keys, ["agent_code", "cop_no"])
-        .select(*TAX_LINE.schema.names)
+        _conformed(store.table("new_tax_lines"), TAX_LINE)
+        .union(
+            _conformed(
+                store.table("tax_lines").semi_join(earlier, ["agent_code", "cop_no"]), TAX_LINE
+            ),
+            distinct=False,
+        )
         .order_by(["agent_code", "cop_no", "gnum"])
     )
     out.mkdir(parents=True, exist_ok=True)

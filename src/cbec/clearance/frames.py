@@ -12,7 +12,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cbec.clearance.identity import leading_digits
-from cbec.documents.schemas import INVENTORY, INVENTORY_LINE, ORDER, PAYMENT, WAYBILL, Document
+from cbec.documents.schemas import INVENTORY, INVENTORY_LINE, ORDER, PAYMENT, WAYBILL
 
 
 def one_per_key(table: ir.Table, key: list[str], newest_first: list[str]) -> ir.Table:
@@ -29,9 +29,27 @@ def one_per_key(table: ir.Table, key: list[str], newest_first: list[str]) -> ir.
     return table.anti_join(repeated, key).union(newest, distinct=False)
 
 
-def latest(table: ir.Table, document: Document, order_by: str = "app_time") -> ir.Table:
-    """One row per natural key: the latest version (a resent or changed document replaces)."""
-    return one_per_key(table, list(document.key), [order_by])
+# Which row of a repeated key counts, per document family: the latest version (a resent or
+# changed document replaces the earlier one), and one payment per order (the latest paid).
+ONE_VERSION: dict[str, tuple[list[str], list[str]]] = {
+    "inventories": (["agent_code", "cop_no"], ["app_time", "guid"]),
+    "orders": (["ebp_code", "order_no"], ["app_time", "guid"]),
+    "payments": (["ebp_code", "order_no"], ["pay_time", "app_time", "guid"]),
+    "waybills": (["logistics_code", "logistics_no"], ["app_time", "guid"]),
+    # Lines carry no version: a repeated gnum keeps one row by a fixed rule, so that the
+    # outcome never depends on the order rows arrive in (DESIGN.md, "Determinism").
+    "inventory_lines": (["agent_code", "cop_no", "gnum"], ["total_price", "gcode", "gname"]),
+    "order_lines": (["ebp_code", "order_no", "gnum"], ["total_price", "item_name"]),
+}
+
+
+def one_version(table: ir.Table, stem: str) -> ir.Table:
+    """`table` of the family `stem` with one row per key, as `ONE_VERSION` says.
+
+    The frames below expect this of their inputs; the pipeline applies it where keys repeat.
+    """
+    key, newest_first = ONE_VERSION[stem]
+    return one_per_key(table, key, newest_first)
 
 
 def prefixed(table: ir.Table, prefix: str) -> ir.Table:
@@ -75,9 +93,9 @@ def _fields(table: ir.Table, names: tuple[str, ...]) -> ir.Table:
 
 
 def declarations(inventories: ir.Table) -> ir.Table:
-    """One row per declaration (its latest version), with the columns the stages read and its
-    declaration date."""
-    inv = latest(_fields(inventories, INVENTORY_FIELDS), INVENTORY)
+    """The declarations (one row each: `one_version`) with the columns the stages read, the
+    declaration date and the buyer identity's leading digits."""
+    inv = _fields(inventories, INVENTORY_FIELDS)
     return inv.mutate(
         decl_date=inv.decl_time.date(), buyer_id_digits=leading_digits(inv.buyer_id_number)
     )
@@ -87,18 +105,10 @@ def declarations_with_companions(
     inv: ir.Table, orders: ir.Table, payments: ir.Table, waybills: ir.Table
 ) -> ir.Table:
     """Each declaration (from `declarations`) with its order, payment and waybill (null columns
-    where not found)."""
-    order = prefixed(latest(_fields(orders, ORDER_FIELDS), ORDER), "order")
-    # One payment per order: the latest by payment time.
-    payment = prefixed(
-        one_per_key(
-            latest(_fields(payments, PAYMENT_FIELDS), PAYMENT),
-            ["ebp_code", "order_no"],
-            ["pay_time", "app_time"],
-        ),
-        "payment",
-    )
-    waybill = prefixed(latest(_fields(waybills, WAYBILL_FIELDS), WAYBILL), "waybill")
+    where not found). Each input has one row per key (`one_version`)."""
+    order = prefixed(_fields(orders, ORDER_FIELDS), "order")
+    payment = prefixed(_fields(payments, PAYMENT_FIELDS), "payment")
+    waybill = prefixed(_fields(waybills, WAYBILL_FIELDS), "waybill")
     joined = inv.left_join(
         order, [inv.ebp_code == order.order_ebp_code, inv.order_no == order.order_order_no]
     )
@@ -122,8 +132,9 @@ def declarations_with_companions(
 
 
 def lines_with_heads(lines: ir.Table, declarations: ir.Table) -> ir.Table:
-    """Inventory lines (one per gnum) with their declaration's keys, date and mode."""
-    unique = one_per_key(_fields(lines, LINE_FIELDS), ["agent_code", "cop_no", "gnum"], ["gcode"])
+    """Inventory lines (one per gnum: `one_version`) with their declaration's keys, date and
+    mode."""
+    unique = _fields(lines, LINE_FIELDS)
     heads = declarations.select(
         "agent_code",
         "cop_no",

@@ -12,14 +12,13 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from cbec.clearance.checks import line_total_wrong
-from cbec.clearance.frames import any_true, blank, differs, one_per_key
+from cbec.clearance.frames import any_true, blank, differs
 from cbec.documents.schemas import ORDER_LINE
 
 
 def order_line_summary(order_lines: ir.Table, lines: ir.Table) -> ir.Table:
     """Per declaration: order lines matched one to one, and the order lines' own checks."""
-    window_key = ["ebp_code", "order_no", "gnum"]
-    ol = one_per_key(order_lines, window_key, ["total_price"])
+    ol = order_lines
     per_order = ol.group_by(["ebp_code", "order_no"]).aggregate(
         order_line_count=ol.count(),
         order_line_required_missing=any_true(

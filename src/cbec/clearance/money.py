@@ -28,7 +28,8 @@ def wide(value: ir.NumericValue, scale: int) -> ir.DecimalValue:
 
 
 def ratio_half_up(num: ir.NumericValue, den: ir.NumericValue) -> ir.IntegerValue:
-    """round_half_up(num / den) as an integer, exactly, for num >= 0 and den > 0."""
+    """round_half_up(num / den) as an integer, exactly, for num >= 0, den > 0 and a quotient
+    below 2**53 (9e15: tax in fen never comes near)."""
     n = wide(num, WORKING_SCALE)
     d = wide(den, WORKING_SCALE)
     remainder = n % d

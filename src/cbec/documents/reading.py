@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeAlias
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -48,6 +49,7 @@ class DocumentSource:
     parquet_files: list[Path] = field(default_factory=list)  # canonical as they are
     tables: list[pa.Table] = field(default_factory=list)  # converted, canonical schema
     origins: list[Path] = field(default_factory=list)  # the file each table came from
+    row_numbers: list[list[int]] = field(default_factory=list)  # each table row's file row
     errors: list[RowError] = field(default_factory=list)
     # Key fields of rows left out, so that a declaration whose row is unreadable is still answered.
     unreadable_keys: list[dict[str, str]] = field(default_factory=list)
@@ -176,12 +178,13 @@ Column: TypeAlias = pa.ChunkedArray | list[object]
 
 def conform(
     columns: dict[str, Column], rows: int, document: Document, file: str, row_numbers: list[int]
-) -> tuple[pa.Table, list[RowError], list[dict[str, str]]]:
+) -> tuple[pa.Table, list[RowError], list[dict[str, str]], list[int]]:
     """The given columns in the canonical schema of `document`; rows with bad values left out.
 
     `columns` holds Arrow columns (cast in bulk when lossless) or Python values (parsed one by
     one); `row_numbers` gives the file row of each index. Returns the clean table, one error per
-    unreadable value, and the key fields of the rows left out (as far as they could be read).
+    unreadable value, the key fields of the rows left out (as far as they could be read), and the
+    file row of each row kept.
     """
     arrays: dict[str, pa.ChunkedArray | pa.Array] = {}
     errors: dict[int, list[RowError]] = {}
@@ -205,7 +208,7 @@ def conform(
         arrays[name] = pc.fill_null(arrays[name], pa.scalar(Decimal(0), dtype))
     table = pa.table(arrays, schema=document.schema)
     if not errors:
-        return table, [], []
+        return table, [], [], row_numbers
     bad_rows = sorted(errors)
     keep = pa.array([i not in errors for i in range(rows)])
     lost = [
@@ -213,12 +216,13 @@ def conform(
         for i in bad_rows
     ]
     flat = [error for i in bad_rows for error in errors[i]]
-    return table.filter(keep), flat, lost
+    kept = [number for i, number in enumerate(row_numbers) if i not in errors]
+    return table.filter(keep), flat, lost, kept
 
 
 def _read_json_lines(
     path: Path, document: Document
-) -> tuple[pa.Table, list[RowError], list[dict[str, str]]]:
+) -> tuple[pa.Table, list[RowError], list[dict[str, str]], list[int]]:
     records: list[dict[str, object]] = []
     line_numbers: list[int] = []
     errors: list[RowError] = []
@@ -252,8 +256,8 @@ def _read_json_lines(
     columns: dict[str, Column] = {
         name: [r.get(name) for r in records] for name in document.schema.names
     }
-    table, row_errors, lost = conform(columns, len(records), document, file, line_numbers)
-    return table, errors + row_errors, lost
+    table, row_errors, lost, kept = conform(columns, len(records), document, file, line_numbers)
+    return table, errors + row_errors, lost, kept
 
 
 def _is_canonical(schema: pa.Schema, document: Document) -> bool:
@@ -263,6 +267,37 @@ def _is_canonical(schema: pa.Schema, document: Document) -> bool:
         if index < 0 or schema.field(index).type != target.type:
             return False
     return True
+
+
+# Families whose rows are answered by their key: a row without one can never get its decision.
+ANSWERED_BY_KEY = {
+    "inventories": ("agent_code", "cop_no"),
+    "inventory_lines": ("agent_code", "cop_no"),
+}
+_KEYLESS_SQL = (
+    "SELECT file_row_number + 1 FROM read_parquet(?, file_row_number = true) WHERE "
+    + " OR ".join(f"{k} IS NULL OR trim({k}) = ''" for k in ("agent_code", "cop_no"))
+    + " ORDER BY 1"
+)
+
+
+def _report_keyless(source: DocumentSource) -> None:
+    """Rows of a declaration without `agent_code` or `cop_no` are reported, never answered."""
+    keys = ANSWERED_BY_KEY.get(source.document.stem)
+    if not keys:
+        return
+    message = "no declaration key (agent_code and cop_no are required); the row is left out"
+    for path in source.parquet_files:
+        rows = duckdb.execute(_KEYLESS_SQL, [str(path)]).fetchall()
+        source.errors.extend(
+            RowError(str(path), row, "agent_code/cop_no", message) for (row,) in rows
+        )
+    for path, table, numbers in zip(source.origins, source.tables, source.row_numbers, strict=True):
+        blank = pc.or_(
+            *(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(table[k]), ""), True) for k in keys)
+        )
+        for index in pc.indices_nonzero(blank).to_pylist():
+            source.errors.append(RowError(str(path), numbers[index], "agent_code/cop_no", message))
 
 
 def read_folder(
@@ -280,11 +315,14 @@ def read_folder(
                 _read_parquet(parquet, doc, source)
             jsonl = folder / f"{doc.stem}.jsonl"
             if jsonl.exists():
-                table, errors, lost = _read_json_lines(jsonl, doc)
+                table, errors, lost, kept = _read_json_lines(jsonl, doc)
                 source.tables.append(table)
                 source.origins.append(jsonl)
+                source.row_numbers.append(kept)
                 source.errors.extend(errors)
                 source.unreadable_keys.extend(lost)
+    for source in sources.values():
+        _report_keyless(source)
     return sources
 
 
@@ -304,8 +342,9 @@ def _read_parquet(path: Path, doc: Document, source: DocumentSource) -> None:
         return
     columns: dict[str, Column] = {name: table[name] for name in table.column_names}
     numbers = list(range(1, table.num_rows + 1))
-    clean, errors, lost = conform(columns, table.num_rows, doc, str(path), numbers)
+    clean, errors, lost, kept = conform(columns, table.num_rows, doc, str(path), numbers)
     source.tables.append(clean)
     source.origins.append(path)
+    source.row_numbers.append(kept)
     source.errors.extend(errors)
     source.unreadable_keys.extend(lost)

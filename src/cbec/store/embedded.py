@@ -100,6 +100,8 @@ class Store:
             if memory_limit:
                 config["memory_limit"] = memory_limit
             self.con = ibis.duckdb.connect(str(path), **config)
+            # cbec draws its own progress bar; DuckDB's would interleave with it.
+            self.con.raw_sql("SET enable_progress_bar = false")
             for statement in _DDL:
                 self.con.raw_sql(statement)
             self.con.con.execute(
