@@ -425,6 +425,18 @@ def _conformed(table: ir.Table, document: Document) -> ir.Table:
     return table.select(**{name: table[name].cast(dtype) for name, dtype in schema.items()})
 
 
+def _answers(
+    store: Store, new: str, stored: str, earlier: ir.Table, document: Document
+) -> ir.Table:
+    """This run's rows of `document` and the stored rows of the `earlier` declarations, sorted
+    by key so that the same input always gives the same file."""
+    before = store.table(stored).semi_join(earlier, ["agent_code", "cop_no"])
+    both = _conformed(store.table(new), document).union(
+        _conformed(before, document), distinct=False
+    )
+    return both.order_by(list(document.key))
+
+
 def _write_outputs(
     store: Store,
     found: ir.Table,
@@ -443,26 +455,8 @@ def _write_outputs(
         "answer_keys",
         keys.anti_join(store.table("new_decisions_all"), ["agent_code", "cop_no"]),
     )
-    decisions = (
-        _conformed(store.table("new_decisions_all"), DECISION)
-        .union(
-            _conformed(
-                store.table("decisions").semi_join(earlier, ["agent_code", "cop_no"]), DECISION
-            ),
-            distinct=False,
-        )
-        .order_by(["agent_code", "cop_no"])
-    )
-    lines = (
-        _conformed(store.table("new_tax_lines"), TAX_LINE)
-        .union(
-            _conformed(
-                store.table("tax_lines").semi_join(earlier, ["agent_code", "cop_no"]), TAX_LINE
-            ),
-            distinct=False,
-        )
-        .order_by(["agent_code", "cop_no", "gnum"])
-    )
+    decisions = _answers(store, "new_decisions_all", "decisions", earlier, DECISION)
+    lines = _answers(store, "new_tax_lines", "tax_lines", earlier, TAX_LINE)
     out.mkdir(parents=True, exist_ok=True)
     for expr, name in ((decisions, "decisions"), (lines, "tax_lines")):
         partial = out / f"{name}.parquet.partial"

@@ -19,24 +19,12 @@ import yaml
 
 from builders import BUYER_ID, declaration, merge, write_jsonl
 from cbec.pipeline import Policy, clear
+from cbec.policy.lists import POSITIVE_LIST_SCHEMA, TARIFF_SCHEMA
 from cbec.store.embedded import Store
 
 CASES_DIR = Path(__file__).parent.parent / "cases"
-TARIFF_COLUMNS = (
-    "code",
-    "name",
-    "mfn_rate",
-    "provisional_rate",
-    "vat_rate",
-    "consumption_rate",
-    "consumption_min_unit_price",
-    "consumption_specific",
-    "consumption_specific_unit",
-    "valid_from",
-    "valid_to",
-    "source",
-)
-LIST_COLUMNS = ("code", "name", "remark_kind", "remark", "valid_from", "valid_to", "source")
+TARIFF_COLUMNS = tuple(TARIFF_SCHEMA.names)
+LIST_COLUMNS = tuple(POSITIVE_LIST_SCHEMA.names)
 DECISION_FIELDS = (
     "status",
     "dutiable_value",
