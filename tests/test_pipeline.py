@@ -183,7 +183,7 @@ def test_a_declaration_without_its_key_is_reported_not_lost(tmp_path: Path, poli
     result = _clear(
         write_jsonl(tmp_path / "in", rows), tmp_path / "db.duckdb", tmp_path / "out", policy
     )
-    assert any("inventories.jsonl, row 2, agent_code/cop_no" in str(e) for e in result.errors), (
+    assert any("inventories.jsonl, row 2, cop_no" in str(e) for e in result.errors), (
         result.errors
     )
     assert list(_decisions(tmp_path / "out")) == ["C1"]
@@ -198,3 +198,13 @@ def test_a_resent_declaration_is_judged_in_its_latest_version(
     _clear(write_jsonl(tmp_path / "in", rows), tmp_path / "db.duckdb", tmp_path / "out", policy)
     decision = _decisions(tmp_path / "out")["C1"]
     assert decision["status"] == 800, decision
+
+
+def test_an_absent_agent_code_keys_as_empty_and_is_answered(tmp_path: Path, policy: Policy) -> None:
+    rows = declaration("C1", LINE)
+    for stem in ("inventories", "inventory_lines"):
+        for row in rows[stem]:
+            del row["agent_code"]
+    _clear(write_jsonl(tmp_path / "in", rows), tmp_path / "db.duckdb", tmp_path / "out", policy)
+    decision = _decisions(tmp_path / "out")["C1"]
+    assert (decision["agent_code"], decision["status"]) == ("", 800), decision

@@ -78,6 +78,8 @@ def _input_table(store: Store, source: DocumentSource) -> ir.Table:
         union = union.union(part.select(*columns), distinct=False)
     for key in ANSWERED_BY_KEY.get(source.document.stem, ()):
         union = union.filter(union[key].notnull() & (union[key].strip() != ""))  # reported
+    if source.document.stem in ANSWERED_BY_KEY:  # an absent agent code keys as ""
+        union = union.mutate(agent_code=union.agent_code.fill_null(""))
     return union
 
 
@@ -120,10 +122,10 @@ def clear(
     errors = [e for s in sources.values() for e in s.errors]
     inputs = {stem: _input_table(store, source) for stem, source in sources.items()}
     unreadable = {
-        (k["agent_code"], k["cop_no"])
+        (k.get("agent_code", ""), k["cop_no"])
         for stem in ("inventories", "inventory_lines")
         for k in sources[stem].unreadable_keys
-        if "agent_code" in k and "cop_no" in k
+        if k.get("cop_no", "").strip()
     }
     found = inputs["inventories"].select("agent_code", "cop_no").distinct()
     found_count = found.count().to_pyarrow().as_py()

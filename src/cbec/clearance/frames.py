@@ -69,6 +69,7 @@ ORDER_FIELDS = (
 PAYMENT_FIELDS = (*PAYMENT.required, "app_time")
 WAYBILL_FIELDS = (*WAYBILL.required, "app_time")
 INVENTORY_FIELDS = (
+    "agent_code",
     *INVENTORY.required,
     "app_time",
     "insured_fee",

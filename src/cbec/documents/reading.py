@@ -10,6 +10,7 @@ strings; times are ISO 8601 (`2024-06-15`, `2024-06-15T10:00:00`) or the message
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -269,15 +270,13 @@ def _is_canonical(schema: pa.Schema, document: Document) -> bool:
     return True
 
 
-# Families whose rows are answered by their key: a row without one can never get its decision.
-ANSWERED_BY_KEY = {
-    "inventories": ("agent_code", "cop_no"),
-    "inventory_lines": ("agent_code", "cop_no"),
-}
+# Families whose rows are answered by their key: a row without `cop_no` can never get its
+# decision. (`agent_code`, not a required field of the standard, may be absent: it then keys as
+# the empty code, on the declaration and its lines alike.)
+ANSWERED_BY_KEY = {"inventories": ("cop_no",), "inventory_lines": ("cop_no",)}
 _KEYLESS_SQL = (
-    "SELECT file_row_number + 1 FROM read_parquet(?, file_row_number = true) WHERE "
-    + " OR ".join(f"{k} IS NULL OR trim({k}) = ''" for k in ("agent_code", "cop_no"))
-    + " ORDER BY 1"
+    "SELECT file_row_number + 1 FROM read_parquet(?, file_row_number = true) "
+    "WHERE cop_no IS NULL OR trim(cop_no) = '' ORDER BY 1"
 )
 
 
@@ -286,18 +285,17 @@ def _report_keyless(source: DocumentSource) -> None:
     keys = ANSWERED_BY_KEY.get(source.document.stem)
     if not keys:
         return
-    message = "no declaration key (agent_code and cop_no are required); the row is left out"
+    message = "no declaration number (cop_no); the row cannot be answered and is left out"
     for path in source.parquet_files:
         rows = duckdb.execute(_KEYLESS_SQL, [str(path)]).fetchall()
-        source.errors.extend(
-            RowError(str(path), row, "agent_code/cop_no", message) for (row,) in rows
-        )
+        source.errors.extend(RowError(str(path), row, "cop_no", message) for (row,) in rows)
     for path, table, numbers in zip(source.origins, source.tables, source.row_numbers, strict=True):
-        blank = pc.or_(
-            *(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(table[k]), ""), True) for k in keys)
+        blank = functools.reduce(
+            pc.or_,
+            (pc.fill_null(pc.equal(pc.utf8_trim_whitespace(table[k]), ""), True) for k in keys),
         )
         for index in pc.indices_nonzero(blank).to_pylist():
-            source.errors.append(RowError(str(path), numbers[index], "agent_code/cop_no", message))
+            source.errors.append(RowError(str(path), numbers[index], "cop_no", message))
 
 
 def read_folder(

@@ -249,7 +249,6 @@ INVENTORY = Document(
         "trade_mode",
         "currency",
         "freight",
-        "agent_code",
     ),
 )
 
