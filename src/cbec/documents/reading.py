@@ -286,8 +286,10 @@ def _report_keyless(source: DocumentSource) -> None:
     if not keys:
         return
     message = "no declaration number (cop_no); the row cannot be answered and is left out"
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     for path in source.parquet_files:
-        rows = duckdb.execute(_KEYLESS_SQL, [str(path)]).fetchall()
+        rows = con.execute(_KEYLESS_SQL, [str(path)]).fetchall()
         source.errors.extend(RowError(str(path), row, "cop_no", message) for (row,) in rows)
     for path, table, numbers in zip(source.origins, source.tables, source.row_numbers, strict=True):
         blank = functools.reduce(
