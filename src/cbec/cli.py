@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cbec.policy.errors import PolicyDataError
+from cbec.store import DEFAULT_MEMORY_LIMIT
 
 app = typer.Typer(
     help="cbec clears cross-border e-commerce parcels through customs.",
@@ -106,7 +107,7 @@ def clear(
             envvar="CBEC_MEMORY_LIMIT",
             help="Memory the engine may use before it spills to disk beside the store.",
         ),
-    ] = "12GB",
+    ] = DEFAULT_MEMORY_LIMIT,
 ) -> None:
     """Clear declarations: check, match, limits, tax, decide; store and write the results."""
     from cbec.documents.reading import UnreadableInput

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cbec.documents.schemas import DECISION, TAX_LINE
+from cbec.store import DEFAULT_MEMORY_LIMIT
 
 SCHEMA_VERSION = 1
 
@@ -89,16 +90,16 @@ def file_sha256(path: Path) -> str:
 class Store:
     """The DuckDB store at `path` (created on first use)."""
 
-    def __init__(self, path: Path, threads: int | None = None, memory_limit: str | None = None):
+    def __init__(
+        self, path: Path, threads: int | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT
+    ):
         self.path = path
         self.documents_dir = path.with_name(path.name + ".documents")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            config: dict[str, object] = {}
+            config: dict[str, object] = {"memory_limit": memory_limit}
             if threads:
                 config["threads"] = threads
-            if memory_limit:
-                config["memory_limit"] = memory_limit
             self.con = ibis.duckdb.connect(str(path), **config)
             # cbec draws its own progress bar; DuckDB's would interleave with it.
             self.con.raw_sql("SET enable_progress_bar = false")
