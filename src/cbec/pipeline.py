@@ -104,6 +104,12 @@ def _materialize(store: Store, name: str, expr: ir.Table) -> ir.Table:
     return store.con.create_table(name, expr, temp=True)
 
 
+def _release(store: Store, *names: str) -> None:
+    """Drop stage tables no later stage reads: a national day's would not fit in memory."""
+    for name in names:  # Ibis' drop_table misquotes names on this DuckDB
+        store.con.con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
+
+
 def clear(
     folders: list[Path],
     store: Store,
@@ -159,6 +165,7 @@ def clear(
     frame = attach(attach(frame, line_summary), order_line_summary)
     head_findings = _merge_findings(checks.findings(frame), matching.findings(frame))
     checked = _materialize(store, "checked", frame.select(*HEAD_COLUMNS, **head_findings))
+    _release(store, "line_summary", "order_line_summary")
     findings = [
         _materialize(
             store, "listed", positive_list.positive_list(lines, ibis.memtable(policy.positive_list))
@@ -170,6 +177,7 @@ def clear(
     judged = with_policy(judged, ibis.memtable(policy.periods))
     passed_so_far = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
     judged = _materialize(store, "judged", limits.single_limit(judged, passed_so_far))
+    _release(store, "checked", "listed", "rated")
 
     step("annual allowance")
     passed = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
@@ -178,6 +186,7 @@ def clear(
     judged = attach(judged, over_annual)
     judged = judged.mutate(r_over_annual_limit=judged.r_over_annual_limit.fill_null(False))
     decided_now = _materialize(store, "decided_now", decide.decide(judged))
+    _release(store, "candidates", "judged")
 
     step("computing tax")
     terms = decided_now.select(
@@ -193,6 +202,7 @@ def clear(
     )
     line_terms = _materialize(store, "line_terms", tax.line_terms(lines, terms))
     line_tax = _materialize(store, "line_tax", tax.line_taxes(line_terms))
+    _release(store, "line_terms")
     released_lines = line_tax.inner_join(
         decided_now.filter(decided_now.status == decide.RELEASED).select("agent_code", "cop_no"),
         ["agent_code", "cop_no"],
@@ -215,6 +225,7 @@ def clear(
     new_decisions = _materialize(
         store, "new_decisions_all", _with_unreadable_heads(new_decisions, unreadable, decided)
     )
+    _release(store, "new_decisions", "line_tax", "lines", "declarations", "decided_now")
     _materialize(store, "new_serials", _serials(new_decisions))
     _materialize(store, "new_ledger", _ledger_entries(new_decisions))
     new_count = new_decisions.count().to_pyarrow().as_py()
