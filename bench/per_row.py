@@ -87,7 +87,14 @@ ORDER_COLUMNS = (
 )
 PAYMENT_COLUMNS = (*PAYMENT.required, "app_time")
 WAYBILL_COLUMNS = (*WAYBILL.required, "app_time")
-INVENTORY_COLUMNS = (*INVENTORY.required, "app_time", "insured_fee", "ems_no", "area_code")
+INVENTORY_COLUMNS = (
+    "agent_code",
+    *INVENTORY.required,
+    "app_time",
+    "insured_fee",
+    "ems_no",
+    "area_code",
+)
 LINE_COLUMNS = (
     *INVENTORY_LINE.required,
     "agent_code",

@@ -76,10 +76,10 @@ def _input_table(store: Store, source: DocumentSource) -> ir.Table:
     union = parts[0].select(*columns)
     for part in parts[1:]:
         union = union.union(part.select(*columns), distinct=False)
-    for key in ANSWERED_BY_KEY.get(source.document.stem, ()):
-        union = union.filter(union[key].notnull() & (union[key].strip() != ""))  # reported
-    if source.document.stem in ANSWERED_BY_KEY:  # an absent agent code keys as ""
-        union = union.mutate(agent_code=union.agent_code.fill_null(""))
+    if source.keys_to_clean:  # rare: most days need neither pass over every row
+        for key in ANSWERED_BY_KEY[source.document.stem]:
+            union = union.filter(~frames.blank(union[key]))  # reported by read_folder
+        union = union.mutate(agent_code=union.agent_code.fill_null(""))  # absent keys as ""
     return union
 
 

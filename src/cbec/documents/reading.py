@@ -54,6 +54,8 @@ class DocumentSource:
     errors: list[RowError] = field(default_factory=list)
     # Key fields of rows left out, so that a declaration whose row is unreadable is still answered.
     unreadable_keys: list[dict[str, str]] = field(default_factory=list)
+    # Rows without `cop_no` or with an absent `agent_code` were seen: the keys need cleaning.
+    keys_to_clean: bool = False
 
     @property
     def empty(self) -> bool:
@@ -278,6 +280,7 @@ _KEYLESS_SQL = (
     "SELECT file_row_number + 1 FROM read_parquet(?, file_row_number = true) "
     "WHERE cop_no IS NULL OR trim(cop_no) = '' ORDER BY 1"
 )
+_NO_AGENT_SQL = "SELECT count(*) FROM read_parquet(?) WHERE agent_code IS NULL"
 
 
 def _report_keyless(source: DocumentSource) -> None:
@@ -291,13 +294,17 @@ def _report_keyless(source: DocumentSource) -> None:
     for path in source.parquet_files:
         rows = con.execute(_KEYLESS_SQL, [str(path)]).fetchall()
         source.errors.extend(RowError(str(path), row, "cop_no", message) for (row,) in rows)
+        no_agent = con.execute(_NO_AGENT_SQL, [str(path)]).fetchone()
+        source.keys_to_clean |= bool(rows) or bool(no_agent and no_agent[0])
     for path, table, numbers in zip(source.origins, source.tables, source.row_numbers, strict=True):
         blank = functools.reduce(
             pc.or_,
             (pc.fill_null(pc.equal(pc.utf8_trim_whitespace(table[k]), ""), True) for k in keys),
         )
-        for index in pc.indices_nonzero(blank).to_pylist():
+        keyless = pc.indices_nonzero(blank).to_pylist()
+        for index in keyless:
             source.errors.append(RowError(str(path), numbers[index], "cop_no", message))
+        source.keys_to_clean |= bool(keyless) or table["agent_code"].null_count > 0
 
 
 def read_folder(
