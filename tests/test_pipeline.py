@@ -183,9 +183,7 @@ def test_a_declaration_without_its_key_is_reported_not_lost(tmp_path: Path, poli
     result = _clear(
         write_jsonl(tmp_path / "in", rows), tmp_path / "db.duckdb", tmp_path / "out", policy
     )
-    assert any("inventories.jsonl, row 2, cop_no" in str(e) for e in result.errors), (
-        result.errors
-    )
+    assert any("inventories.jsonl, row 2, cop_no" in str(e) for e in result.errors), result.errors
     assert list(_decisions(tmp_path / "out")) == ["C1"]
 
 
