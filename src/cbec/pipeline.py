@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cbec.clearance import checks, decide, frames, limits, matching, positive_list, tax
-from cbec.clearance.frames import attach, with_policy
+from cbec.clearance.frames import any_true, attach, with_policy
 from cbec.clearance.money import fen_to_money
 from cbec.documents.reading import ANSWERED_BY_KEY, DocumentSource, RowError, read_folder
 from cbec.documents.schemas import DECISION, TAX_LINE, Document
@@ -295,10 +295,7 @@ def _unreadable_table(keys: set[tuple[str, str]]) -> ir.Table:
 
 
 def _any(table: ir.Table, columns: list[str]) -> ir.BooleanValue:
-    result = ibis.literal(False)
-    for name in columns:
-        result = result | table[name].fill_null(False)
-    return result
+    return any_true(*(table[name] for name in columns))
 
 
 def _judge_allowance(store: Store, candidates: ir.Table) -> ir.Table:
