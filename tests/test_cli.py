@@ -98,3 +98,77 @@ def test_a_bad_date_is_explained() -> None:
     result = runner.invoke(app, ["policy", "show", "--date", "15/06/2024"])
     assert result.exit_code == 1
     assert "YYYY-MM-DD" in result.output
+
+
+def test_simulate_writes_the_documents_and_their_truth(tmp_path: Path) -> None:
+    done = _cbec(
+        "simulate",
+        "--parcels",
+        "300",
+        "--seed",
+        "3",
+        "--date",
+        "2024-06-15",
+        "--out",
+        "day",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    for stem in (
+        "orders",
+        "order_lines",
+        "payments",
+        "waybills",
+        "inventories",
+        "inventory_lines",
+        "truth",
+    ):
+        assert (tmp_path / "day" / f"{stem}.parquet").exists(), stem
+    truth = pq.read_table(tmp_path / "day" / "truth.parquet")
+    assert truth.num_rows == 300
+    assert truth.column_names == ["agent_code", "cop_no", "defects"]
+
+
+def test_an_operator_tariff_replaces_the_shipped_sample(tmp_path: Path) -> None:
+    # 100.00 of clothing: 9.10 VAT at the usual 13 %; an operator's file saying 9 % gives 6.30.
+    folder = write_jsonl(tmp_path / "in", declaration("C1", LINE))
+    tariff = tmp_path / "tariff.csv"
+    tariff.write_text(
+        "code,name,mfn_rate,vat_rate\n61112000,baby clothing,0.10,0.09\n", encoding="utf-8"
+    )
+    plist = tmp_path / "list.csv"
+    plist.write_text(
+        "code,name,remark_kind,valid_from\n61112000,baby clothing,none,2016-04-08\n",
+        encoding="utf-8",
+    )
+    done = _cbec(
+        "clear",
+        str(folder),
+        "--db",
+        "s.duckdb",
+        "--out",
+        "out",
+        "--tariff",
+        str(tariff),
+        "--positive-list",
+        str(plist),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    decision = pq.read_table(tmp_path / "out" / "decisions.parquet").to_pylist()[0]
+    assert (decision["status"], str(decision["value_added_tax"])) == (800, "6.30")
+
+
+def test_money_as_numbers_and_times_as_in_the_messages(tmp_path: Path) -> None:
+    rows = declaration("C1", [{"gcode": "6111200050", "qty": 1, "price": "300.00"}])
+    rows["inventory_lines"][0].update(price=300, total_price=300.0, qty=1)
+    rows["inventories"][0]["decl_time"] = "20240615100000"
+    folder = write_jsonl(tmp_path / "in", rows)
+    result = runner.invoke(
+        app,
+        ["clear", str(folder), "--db", str(tmp_path / "s.duckdb"), "--out", str(tmp_path / "out")],
+    )
+    assert result.exit_code == 0, result.output
+    decision = pq.read_table(tmp_path / "out" / "decisions.parquet").to_pylist()[0]
+    # 300.00 of clothing at 13 % VAT and the 70 % factor: 27.30
+    assert (decision["status"], str(decision["value_added_tax"])) == (800, "27.30")
