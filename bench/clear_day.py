@@ -33,17 +33,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cbec.documents.schemas import IMPORT_DOCUMENTS
 from floor import floor_query  # bench/ is on the path from here on
 from per_row import clear_per_row
 
-DOCUMENTS = (
-    "orders",
-    "order_lines",
-    "payments",
-    "waybills",
-    "inventories",
-    "inventory_lines",
-)
+DOCUMENTS = tuple(document.stem for document in IMPORT_DOCUMENTS)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
