@@ -8,7 +8,9 @@ JSON Lines, the format enterprises' systems can produce by hand.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -208,3 +210,75 @@ def write_jsonl(folder: Path, rows: Rows) -> Path:
             for row in rows.get(stem, []):
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     return folder
+
+
+MESSAGE_CODES = {"orders": "311", "payments": "411", "waybills": "511", "inventories": "621"}
+
+
+def write_messages(folder: Path, rows: Rows, prefix: str = "") -> list[Path]:
+    """The rows as CEB messages, one message per family holding every node of it (orders with
+    their lines, inventories with theirs), in the order an enterprise sends them."""
+    from cbec.documents.reading import conform
+    from cbec.documents.schemas import IMPORT_DOCUMENTS
+    from cbec.messages.build import build_tables
+    from cbec.messages.catalog import MESSAGES
+
+    documents = {d.stem: d for d in IMPORT_DOCUMENTS}
+    typed = {}
+    for stem in STEMS:
+        items = rows.get(stem, [])
+        columns: dict[str, Any] = {
+            name: [r.get(name) for r in items] for name in documents[stem].schema.names
+        }
+        table, errors, _, _ = conform(columns, len(items), documents[stem], stem, [1] * len(items))
+        assert not errors, errors
+        typed[stem] = table
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for number, (stem, code) in enumerate(MESSAGE_CODES.items(), start=1):
+        if typed[stem].num_rows == 0:
+            continue
+        path = folder / f"{prefix}{number:02d}_CEB{code}.xml"
+        tables = {stem: typed[stem]}
+        lines = {"orders": "order_lines", "inventories": "inventory_lines"}.get(stem)
+        if lines:
+            tables[lines] = typed[lines]
+        path.write_bytes(build_tables(MESSAGES[code], tables, guid=f"MSG-{prefix}{number}"))
+        written.append(path)
+    return written
+
+
+@dataclass(frozen=True)
+class Signer:
+    """An enterprise's RSA key and self-signed certificate, as its UKey would hold them."""
+
+    key_pem: bytes
+    cert_pem: bytes
+    serial: int
+
+
+def signer(name: str, valid_from: dt.datetime, valid_to: dt.datetime) -> Signer:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid_from)
+        .not_valid_after(valid_to)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
+    return Signer(key_pem, cert_pem, certificate.serial_number)

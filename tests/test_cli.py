@@ -46,7 +46,7 @@ def test_clear_prints_a_summary_and_writes_results(tmp_path: Path) -> None:
 def test_a_missing_folder_is_one_clear_message(tmp_path: Path) -> None:
     done = _cbec("clear", "nowhere", "--db", "s.duckdb", cwd=tmp_path)
     assert done.returncode == 1
-    assert "nowhere: no such folder" in done.stderr
+    assert "nowhere: no such file or folder" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert not (tmp_path / "s.duckdb").exists()
 

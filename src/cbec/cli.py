@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cbec.cli_enterprise import enterprise_app
+from cbec.cli_messages import message_app
 from cbec.policy.errors import PolicyDataError
 from cbec.store import DEFAULT_MEMORY_LIMIT
 
@@ -25,6 +27,8 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="The rules in force: dated parameters, positive list, tariff.")
 app.add_typer(policy_app, name="policy")
+app.add_typer(enterprise_app, name="enterprise")
+app.add_typer(message_app, name="message")
 
 # Piped output (logs, CI) is not cut at 80 columns: tables there are read later, in full.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -57,12 +61,63 @@ def simulate(
     defect_rate: Annotated[
         float, typer.Option("--defect-rate", min=0.0, max=1.0, help="Share of defective parcels.")
     ] = 0.05,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="parquet: one file per document family; "
+            "xml: CEB messages, one per file, in sending order.",
+        ),
+    ] = "parquet",
+    nodes_per_message: Annotated[
+        int,
+        typer.Option(
+            "--nodes-per-message", min=1, help="Business nodes per CEB message (--format xml)."
+        ),
+    ] = 50,
 ) -> None:
-    """Write a realistic day of retail-import documents (and its ground truth) as Parquet."""
+    """Write a realistic day of retail-import documents (and its ground truth) as Parquet, or as
+    the CEB messages the enterprises send."""
     from cbec.simulate import simulate_day
 
+    output_format = output_format.lower()
+    if output_format not in ("parquet", "xml"):
+        raise fail(f"--format {output_format!r} is not a format; write parquet or xml")
     day = _parse_day(date, "--date")
     started = time.perf_counter()
+    if output_format == "xml":
+        from rich.progress import TaskID
+
+        from cbec.simulate.messages import simulate_messages
+
+        with _progress() as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def advance(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.advance(tasks[stage], done)
+
+            written = simulate_messages(
+                parcels=parcels,
+                seed=seed,
+                day=day,
+                out=out,
+                defect_rate=defect_rate,
+                nodes_per_message=nodes_per_message,
+                progress=advance,
+            )
+        seconds = time.perf_counter() - started
+        counts = ", ".join(f"{n:,} CEB{code}" for code, n in written.messages.items())
+        console.print(
+            f"Wrote {parcels:,} parcels for {day} to {out} in {seconds:.1f} s "
+            f"({written.simulation.injected:,} with an injected defect): "
+            f"{written.files:,} messages ({counts})."
+        )
+        return
+    from cbec.simulate.messages import remove_messages
+
+    remove_messages(out)  # those of an earlier --format xml run: the folder holds one day
     with _progress() as bar:
         task = bar.add_task("simulating", total=parcels)
         summary = simulate_day(
@@ -82,7 +137,12 @@ def simulate(
 
 @app.command()
 def clear(
-    folders: Annotated[list[Path], typer.Argument(help="Folders of documents (Parquet or JSONL).")],
+    folders: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Folders of documents (Parquet or JSONL) and folders or files of CEB XML messages."
+        ),
+    ],
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
@@ -108,6 +168,14 @@ def clear(
             help="Memory the engine may use before it spills to disk beside the store.",
         ),
     ] = DEFAULT_MEMORY_LIMIT,
+    require_signatures: Annotated[
+        bool,
+        typer.Option(
+            "--require-signatures",
+            help="Every declared CEB message (appStatus 2) must carry a signature that verifies, "
+            "also from senders without a registered certificate.",
+        ),
+    ] = False,
 ) -> None:
     """Clear declarations: check, match, limits, tax, decide; store and write the results."""
     from cbec.documents.reading import UnreadableInput
@@ -122,8 +190,11 @@ def clear(
         except ValueError:
             raise fail(f"--as-of {as_of!r} is not a time; write e.g. 2024-06-15T18:00:00") from None
     for folder in folders:
-        if not folder.is_dir():
-            raise fail(f"{folder}: no such folder. Give folders holding inventories.parquet etc.")
+        if not folder.exists():
+            raise fail(
+                f"{folder}: no such file or folder. Give folders holding inventories.parquet "
+                "etc., or CEB XML message files."
+            )
     try:
         policy = Policy.load(tariff=tariff, positive_list_file=positive_list)
     except PolicyDataError as exc:
@@ -141,7 +212,15 @@ def clear(
             def advance(label: str) -> None:
                 bar.update(task, description=label, advance=1)
 
-            result = run(folders, store, out, policy, as_of=decision_time, progress=advance)
+            result = run(
+                folders,
+                store,
+                out,
+                policy,
+                as_of=decision_time,
+                progress=advance,
+                require_signatures=require_signatures,
+            )
             bar.update(task, completed=steps, description="done")
     except NothingToClear as exc:
         raise fail(f"{exc}; nothing was written") from None
@@ -207,6 +286,11 @@ def _print_summary(result: object, seconds: float, out: Path) -> None:
     ):
         tax_table.add_row(label, f"{value:,.2f}")
     console.print(tax_table)
+    if result.messages:
+        console.print(
+            f"{result.messages:,} CEB message(s) read, {result.unreadable_messages:,} unreadable "
+            f"(answered with CEB900); {result.receipts:,} receipt(s) in {out}/receipts/."
+        )
     rate = result.declarations / seconds if seconds > 0 else 0.0
     console.print(
         f"{result.declarations:,} declarations answered ({result.new_declarations:,} new) in "

@@ -21,12 +21,14 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cbec import intake, receipts
 from cbec.clearance import checks, decide, frames, limits, matching, positive_list, tax
 from cbec.clearance.frames import any_true, attach, with_policy
 from cbec.clearance.money import fen_to_money
 from cbec.documents.reading import ANSWERED_BY_KEY, DocumentSource, RowError, read_folder
 from cbec.documents.schemas import DECISION, TAX_LINE, Document
 from cbec.engines.duckdb import sequential_pass
+from cbec.messages import batch as batch_files
 from cbec.policy.lists import load_positive_list, load_tariff
 from cbec.policy.parameters import load_parameters, policy_periods
 from cbec.store.embedded import Batch, PendingFile, Store, file_sha256
@@ -44,6 +46,9 @@ class ClearResult:
     new_declarations: int
     summary: Summary
     errors: list[RowError] = field(default_factory=list)
+    messages: int = 0  # CEB message files read
+    unreadable_messages: int = 0  # answered with a CEB900
+    receipts: int = 0  # receipt files written under OUT/receipts
 
 
 @dataclass(frozen=True)
@@ -111,31 +116,35 @@ def _release(store: Store, *names: str) -> None:
 
 
 def clear(
-    folders: list[Path],
+    inputs_given: list[Path],
     store: Store,
     out: Path,
     policy: Policy,
     as_of: dt.datetime | None = None,
     progress: Progress | None = None,
+    require_signatures: bool = False,
 ) -> ClearResult:
-    """Clear every declaration found in `folders`; write `out/decisions.parquet` and
-    `out/tax_lines.parquet`; commit what is new to `store`."""
+    """Clear every declaration found in `inputs_given` (folders of document files, folders and
+    files of CEB messages); write `out/decisions.parquet`, `out/tax_lines.parquet` and, for
+    messages, their receipts under `out/receipts/`; commit what is new to `store`."""
     step = progress or (lambda _: None)
     con = store.con
 
     step("reading documents")
-    sources = read_folder(folders)
-    errors = [e for s in sources.values() for e in s.errors]
+    sources = read_folder([p for p in inputs_given if p.is_dir()])
+    messages = intake.take_in(inputs_given, store, require_signatures)
+    _add_messages(sources, messages)
+    errors = [e for s in sources.values() for e in s.errors] + messages.errors
     inputs = {stem: _input_table(store, source) for stem, source in sources.items()}
     unreadable = {
         (k.get("agent_code", ""), k["cop_no"])
         for stem in ("inventories", "inventory_lines")
-        for k in sources[stem].unreadable_keys
+        for k in [*sources[stem].unreadable_keys, *messages.unreadable_keys.get(stem, [])]
         if k.get("cop_no", "").strip()
     }
     found = inputs["inventories"].select("agent_code", "cop_no").distinct()
     found_count = found.count().to_pyarrow().as_py()
-    if found_count == 0 and not unreadable:
+    if found_count == 0 and not unreadable and not messages.files:
         raise NothingToClear("no declarations (inventories) found in the input")
 
     step("matching documents")
@@ -143,10 +152,17 @@ def clear(
     new_inventories = _one_version(
         inputs["inventories"].anti_join(decided, ["agent_code", "cop_no"]), "inventories"
     )
+    # A deletion (appType 3) that is the latest version removes the document.
+    deleted = _deleted_keys(new_inventories) if messages.files else set()
+    new_inventories = _not_deleted(new_inventories)
     documents = {
         stem: _one_version(_with_history(store, inputs[stem], source.document), stem)
         for stem, source in sources.items()
         if stem in ("orders", "order_lines", "payments", "waybills")
+    }
+    documents = {
+        stem: table if stem == "order_lines" else _not_deleted(table)
+        for stem, table in documents.items()
     }
     heads = _materialize(store, "declarations", frames.declarations(new_inventories))
     lines = frames.lines_with_heads(
@@ -231,7 +247,8 @@ def clear(
     new_count = new_decisions.count().to_pyarrow().as_py()
 
     step("writing results")
-    if new_count:
+    pending = _pending_files(sources, store)
+    if new_count or pending:
         batch = Batch(
             batch_id=uuid.uuid4().hex,
             decisions="new_decisions_all",
@@ -239,10 +256,70 @@ def clear(
             ledger="new_ledger",
             serials="new_serials",
             declarations=new_count,
-            files=_pending_files(sources, store),
+            files=pending,
         )
         store.commit(batch)
-    return _write_outputs(store, found, unreadable, out, errors, new_count)
+    result = _write_outputs(store, found, unreadable, out, errors, new_count)
+    if messages.files:
+        result.messages = len(messages.files)
+        result.unreadable_messages = sum(1 for f in messages.files if f.message is None)
+        result.receipts = _answer_messages(messages, out, deleted, as_of)
+    return result
+
+
+def _add_messages(sources: dict[str, DocumentSource], messages: intake.Intake) -> None:
+    """The documents read from CEB messages join those read from document files."""
+    if not messages.files:
+        return
+    name = batch_files.digest(messages.files)
+    for stem, table in messages.tables.items():
+        if table.num_rows == 0:
+            continue
+        source = sources[stem]
+        source.tables.append(table)
+        source.origins.append(Path(f"<{len(messages.files)} CEB messages>"))
+        source.row_numbers.append(list(range(1, table.num_rows + 1)))
+        source.digests.append(name)
+        if stem in ANSWERED_BY_KEY and table["agent_code"].null_count:
+            source.keys_to_clean = True
+
+
+def _deleted_keys(inventories: ir.Table) -> set[tuple[str, str]]:
+    gone = inventories.filter(inventories.app_type == "3").select("agent_code", "cop_no")
+    return {(r["agent_code"], r["cop_no"]) for r in gone.to_pyarrow().to_pylist()}
+
+
+def _not_deleted(table: ir.Table) -> ir.Table:
+    return table.filter(table.app_type.isnull() | (table.app_type != "3"))
+
+
+def _answer_messages(
+    messages: intake.Intake, out: Path, deleted: set[tuple[str, str]], as_of: dt.datetime | None
+) -> int:
+    """Write the receipts of every message read (decisions come from what OUT now holds)."""
+    keys = messages.inventory_keys
+    decisions = _rows_of(out / "decisions.parquet", keys)
+    tax_lines = _rows_of(out / "tax_lines.parquet", keys)
+    outcome = receipts.Outcome(
+        decisions=decisions,
+        tax_lines=tax_lines,
+        refused=messages.refused,
+        deleted=deleted,
+        clock=as_of or dt.datetime.now().replace(microsecond=0),
+    )
+    return receipts.write_receipts(out / "receipts", receipts.receipts_for(messages.files, outcome))
+
+
+def _rows_of(path: Path, keys: pa.Table) -> pa.Table:
+    """The rows of an output file that belong to the given declarations."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    if keys.num_rows == 0:
+        return table.slice(0, 0)
+    joined = pc.binary_join_element_wise(table["agent_code"], table["cop_no"], "\x1f")
+    wanted = pc.binary_join_element_wise(keys["agent_code"], keys["cop_no"], "\x1f")
+    return table.filter(pc.is_in(joined, wanted))
 
 
 HEAD_COLUMNS = (
@@ -422,8 +499,8 @@ def _pending_files(sources: dict[str, DocumentSource], store: Store) -> list[Pen
             sha = file_sha256(path)
             if (stem, sha) not in known:
                 pending.append(PendingFile(stem, sha, source=path))
-        for path, table in zip(source.origins, source.tables, strict=True):
-            sha = file_sha256(path)
+        for path, table, digest in zip(source.origins, source.tables, source.digests, strict=True):
+            sha = digest or file_sha256(path)
             if (stem, sha) not in known and table.num_rows:
                 pending.append(PendingFile(stem, sha, table=table))
     return pending

@@ -50,6 +50,8 @@ class DocumentSource:
     parquet_files: list[Path] = field(default_factory=list)  # canonical as they are
     tables: list[pa.Table] = field(default_factory=list)  # converted, canonical schema
     origins: list[Path] = field(default_factory=list)  # the file each table came from
+    # The SHA-256 naming each table in the store; None: that of its origin file.
+    digests: list[str | None] = field(default_factory=list)
     row_numbers: list[list[int]] = field(default_factory=list)  # each table row's file row
     errors: list[RowError] = field(default_factory=list)
     # Key fields of rows left out, so that a declaration whose row is unreadable is still answered.
@@ -325,6 +327,7 @@ def read_folder(
                 table, errors, lost, kept = _read_json_lines(jsonl, doc)
                 source.tables.append(table)
                 source.origins.append(jsonl)
+                source.digests.append(None)
                 source.row_numbers.append(kept)
                 source.errors.extend(errors)
                 source.unreadable_keys.extend(lost)
@@ -352,6 +355,7 @@ def _read_parquet(path: Path, doc: Document, source: DocumentSource) -> None:
     clean, errors, lost, kept = conform(columns, table.num_rows, doc, str(path), numbers)
     source.tables.append(clean)
     source.origins.append(path)
+    source.digests.append(None)
     source.row_numbers.append(kept)
     source.errors.extend(errors)
     source.unreadable_keys.extend(lost)

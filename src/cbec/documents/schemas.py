@@ -282,6 +282,141 @@ INVENTORY_LINE = Document(
     required=("cop_no", "gnum", "gcode", "gname", "qty", "unit", "price", "total_price"),
 )
 
+# Documents after the decision (the ledgers use them) ---------------------------------------
+
+WAYBILL_STATUS = Document(  # CEB513: the logistics firm reports a parcel's status
+    stem="waybill_statuses",
+    schema=_schema(
+        *_MESSAGE_HEAD,
+        ("logistics_code", TEXT),
+        ("logistics_name", TEXT),
+        ("logistics_no", TEXT),
+        ("logistics_status", TEXT),
+        ("logistics_time", TIME),
+        ("note", TEXT),
+    ),
+    key=("logistics_code", "logistics_no", "logistics_status"),
+    required=("logistics_code", "logistics_no", "logistics_status", "logistics_time"),
+)
+
+_DECLARATION_REFERENCE = (
+    ("customs_code", TEXT),
+    ("order_no", TEXT),
+    ("ebp_code", TEXT),
+    ("ebp_name", TEXT),
+    ("ebc_code", TEXT),
+    ("ebc_name", TEXT),
+    ("logistics_no", TEXT),
+    ("logistics_code", TEXT),
+    ("logistics_name", TEXT),
+    ("cop_no", TEXT),
+    ("pre_no", TEXT),
+    ("invt_no", TEXT),
+    ("buyer_id_type", TEXT),
+    ("buyer_id_number", TEXT),
+    ("buyer_name", TEXT),
+    ("buyer_telephone", TEXT),
+    ("agent_code", TEXT),
+    ("agent_name", TEXT),
+    ("reason", TEXT),
+    ("note", TEXT),
+)
+_DECLARATION_REFERENCE_REQUIRED = (
+    "order_no",
+    "ebp_code",
+    "ebc_code",
+    "cop_no",
+    "invt_no",
+    "reason",
+)
+
+CANCELLATION = Document(  # CEB623: the declarant withdraws a declaration not yet released
+    stem="cancellations",
+    schema=_schema(*_MESSAGE_HEAD, *_DECLARATION_REFERENCE),
+    key=("agent_code", "cop_no"),
+    required=_DECLARATION_REFERENCE_REQUIRED,
+)
+
+RETURN = Document(  # CEB625 InvtRefundHead: the buyer returns goods after release
+    stem="returns",
+    schema=_schema(*_MESSAGE_HEAD, *_DECLARATION_REFERENCE),
+    key=("agent_code", "cop_no"),
+    required=_DECLARATION_REFERENCE_REQUIRED,
+)
+
+RETURN_LINE = Document(  # CEB625 InvtRefundList: the lines returned (all, or some)
+    stem="return_lines",
+    schema=_schema(
+        ("agent_code", TEXT),
+        ("cop_no", TEXT),
+        ("gnum", INT),
+        ("gcode", TEXT),
+        ("gname", TEXT),
+        ("qty", QUANTITY),
+        ("unit", TEXT),
+        ("note", TEXT),
+    ),
+    key=("agent_code", "cop_no", "gnum"),
+    required=("cop_no", "gnum", "qty"),
+)
+
+DELIVERY = Document(  # CEB711 DeliveryHead: goods enter a bonded warehouse's stock
+    stem="deliveries",
+    schema=_schema(
+        *_MESSAGE_HEAD,
+        ("customs_code", TEXT),
+        ("cop_no", TEXT),
+        ("pre_no", TEXT),
+        ("rkd_no", TEXT),
+        ("operator_code", TEXT),
+        ("operator_name", TEXT),
+        ("ie_flag", TEXT),
+        ("traf_mode", TEXT),
+        ("traf_no", TEXT),
+        ("voyage_no", TEXT),
+        ("bill_no", TEXT),
+        ("logistics_code", TEXT),
+        ("logistics_name", TEXT),
+        ("unload_location", TEXT),
+        ("note", TEXT),
+        # cbec's additions after the standard's elements (not in the published CEB711): the
+        # bonded account book and area the goods enter, for the stock ledger.
+        ("ems_no", TEXT),
+        ("area_code", TEXT),
+    ),
+    key=("operator_code", "cop_no"),
+    required=("customs_code", "cop_no", "operator_code", "ie_flag"),
+)
+
+DELIVERY_LINE = Document(  # CEB711 DeliveryList: one parcel or item record entering stock
+    stem="delivery_lines",
+    schema=_schema(
+        ("operator_code", TEXT),
+        ("cop_no", TEXT),
+        ("gnum", INT),
+        ("logistics_no", TEXT),
+        ("note", TEXT),
+        # cbec's additions (not in the published CEB711): the account-book item entering stock
+        # and its quantity in the legal unit, for the stock ledger.
+        ("item_record_no", TEXT),
+        ("gcode", TEXT),
+        ("gname", TEXT),
+        ("qty", QUANTITY),
+        ("unit", TEXT),
+    ),
+    key=("operator_code", "cop_no", "gnum"),
+    required=("cop_no", "gnum"),
+)
+
+LEDGER_DOCUMENTS: tuple[Document, ...] = (
+    WAYBILL_STATUS,
+    CANCELLATION,
+    RETURN,
+    RETURN_LINE,
+    DELIVERY,
+    DELIVERY_LINE,
+)
+
 IMPORT_DOCUMENTS: tuple[Document, ...] = (
     ORDER,
     ORDER_LINE,

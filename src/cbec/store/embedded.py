@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cbec.documents.schemas import DECISION, TAX_LINE
+from cbec.enterprises import Enterprise, check_code, check_roles
 from cbec.store import DEFAULT_MEMORY_LIMIT
 
 SCHEMA_VERSION = 1
@@ -49,6 +51,9 @@ _DDL = (
         PRIMARY KEY (stem, sha256))""",
     """CREATE TABLE IF NOT EXISTS batches (
         batch_id VARCHAR PRIMARY KEY, declarations BIGINT, committed_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS enterprises (
+        code VARCHAR PRIMARY KEY, name VARCHAR, roles VARCHAR[], cert_pem VARCHAR,
+        api_key_sha256 VARCHAR, disabled BOOLEAN NOT NULL DEFAULT false, created_at TIMESTAMP)""",
 )
 
 
@@ -209,3 +214,53 @@ class Store:
             except BaseException:
                 raw.execute("ROLLBACK")
                 raise
+
+    # Enterprises ---------------------------------------------------------------------------
+
+    def add_enterprise(
+        self, code: str, name: str, roles: Sequence[str], cert_pem: str | bytes | None = None
+    ) -> None:
+        """Registers an enterprise, or updates the name, roles and (when given) certificate of one
+        already registered; a disabled one stays disabled. Raises ValueError for a bad code or
+        role."""
+        check_code(code)
+        checked = list(check_roles(roles))
+        pem = cert_pem.decode("ascii") if isinstance(cert_pem, bytes) else cert_pem
+        self.con.con.execute(
+            "INSERT INTO enterprises (code, name, roles, cert_pem, disabled, created_at) "
+            "VALUES (?, ?, ?, ?, false, current_timestamp) ON CONFLICT (code) DO UPDATE SET "
+            "name = excluded.name, roles = excluded.roles, "
+            "cert_pem = coalesce(excluded.cert_pem, enterprises.cert_pem)",
+            [code, name, checked, pem],
+        )
+
+    def enterprises(self) -> list[Enterprise]:
+        """Every registered enterprise, by code."""
+        return [
+            _enterprise(row)
+            for row in self.con.con.execute(f"{_ENTERPRISE_QUERY} ORDER BY code").fetchall()
+        ]
+
+    def enterprise(self, code: str) -> Enterprise | None:
+        # fetchall: DuckDB keeps a half-read result open after fetchone, blocking later queries
+        rows = self.con.con.execute(f"{_ENTERPRISE_QUERY} WHERE code = ?", [code]).fetchall()
+        return _enterprise(rows[0]) if rows else None
+
+    def disable_enterprise(self, code: str) -> bool:
+        """Disables an enterprise; False when no enterprise has that code."""
+        found = self.con.con.execute(
+            "UPDATE enterprises SET disabled = true WHERE code = ? RETURNING code", [code]
+        ).fetchall()
+        return bool(found)
+
+
+_ENTERPRISE_QUERY = (
+    "SELECT code, name, roles, cert_pem, api_key_sha256, disabled, created_at FROM enterprises"
+)
+
+
+def _enterprise(row: tuple[Any, ...]) -> Enterprise:
+    code, name, roles, cert_pem, api_key_sha256, disabled, created_at = row
+    return Enterprise(
+        code, name, tuple(roles or ()), cert_pem, api_key_sha256, bool(disabled), created_at
+    )

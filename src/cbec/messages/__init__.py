@@ -1,0 +1,1 @@
+"""The CEB message standard: hardened parsing, building, receipts, signatures, DXP envelope."""

@@ -1,0 +1,293 @@
+"""Answer every message with receipts in the CEB standard: what happened to each business node.
+
+For each order, payment and waybill a CEB312/412/512 (120 accepted, or 100 refused with why); for
+each declaration list the CEB622 receipts it went through, in order (120 then 800 released; 100
+rejected), each `returnInfo` listing reason codes and a short description; for each released
+declaration a CEB816 tax bill with one `TaxListRd` per line; a CEB900 for each file that could not
+be read as a message. One message per file under `OUT/receipts/`.
+
+A receipt's business `guid` is the guid of the document it answers; the message's own guid is
+derived from it (uuid5), so the same input always gives the same receipts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from cbec.clearance.reasons import REASONS
+from cbec.messages.batch import MessageFile
+from cbec.messages.build import build_message
+from cbec.messages.catalog import MESSAGES
+from cbec.messages.parse import NODE_COLUMN, Problem
+
+ACCEPTED = 120
+REJECTED = 100
+RELEASED = 800
+CLOSED = 899  # a declaration list deleted by its sender before a decision
+FORMAT_ERROR_STATUS = -1  # CEB900: negative statuses are processing errors (domain digest s. 6)
+
+# Codes of the receipts that are not decisions on a declaration (those use `clearance.reasons`).
+RECEIPT_CODES: dict[str, str] = {
+    "accepted": "Accepted: the document passed the format checks and is stored.",
+    "released": "Released.",
+    "format_error": "A value breaks a field rule of the message standard.",
+    "signature_invalid": "The message must be signed and its signature is missing or does not "
+    "verify against the sender's registered certificate.",
+    "document_in_use": "A change or deletion of a document that a released declaration used.",
+    "declaration_decided": "A change or deletion of a declaration list customs has already "
+    "decided; cancel (623) or return (625) it instead, or declare under a new copNo.",
+    "deleted": "The declaration list was deleted by its sender (appType 3) before a decision.",
+    "not_processed": "This version of cbec reads this message type but does not process it yet.",
+    "message_unreadable": "The file cannot be read as a CEB message.",
+}
+_REASON_TEXT = {r.code: r.meaning.split(". ")[0].rstrip(".") + "." for r in REASONS}
+
+# The business key that names a receipt file, per document family.
+_NAME_KEYS: dict[str, tuple[str, ...]] = {
+    "orders": ("order_no",),
+    "payments": ("pay_transaction_id",),
+    "waybills": ("logistics_no",),
+    "inventories": ("cop_no",),
+}
+
+
+def return_info(items: Iterable[tuple[str, str]]) -> str:
+    """`[Code:order_missing;Desc:...][Code:...]`, as the CEB receipts write it."""
+    return "".join(f"[Code:{code};Desc:{text}]" for code, text in items)
+
+
+def describe(code: str) -> str:
+    return _REASON_TEXT.get(code) or RECEIPT_CODES.get(code, code)
+
+
+def problems_info(problems: list[Problem]) -> list[tuple[str, str]]:
+    return [("format_error", str(problem)) for problem in problems]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    code: str  # "622"
+    row: dict[str, Any]  # the receipt node's columns
+    name: str  # the business key it answers, for the file name
+    lines: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass
+class Outcome:
+    """What clearance did with the messages' documents, for the receipts."""
+
+    decisions: pa.Table  # OUT/decisions.parquet
+    tax_lines: pa.Table  # OUT/tax_lines.parquet
+    refused: dict[tuple[int, int], list[tuple[str, str]]] = field(default_factory=dict)
+    deleted: set[tuple[str, str]] = field(default_factory=set)  # inventory keys
+    clock: dt.datetime = dt.datetime(1970, 1, 1)  # the time of CEB900 receipts
+
+
+def _guid(*parts: object) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "cbec:" + ":".join(map(str, parts)))).upper()
+
+
+def _safe(text: str) -> str:
+    """A file-name-safe form of a business key (keys come from senders: never trust them)."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", text)[:60]
+    if safe != text:
+        safe += "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return safe or "none"
+
+
+def receipts_for(files: list[MessageFile], outcome: Outcome) -> Iterator[Receipt]:
+    """Every receipt of a run, message by message, node by node, in input order."""
+    decisions = _by_key(outcome.decisions)
+    tax_lines: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for line in outcome.tax_lines.to_pylist():
+        tax_lines.setdefault((line["agent_code"], line["cop_no"]), []).append(line)
+    billed: set[tuple[str, str]] = set()
+    for index, entry in enumerate(files):
+        if entry.message is None:
+            yield _format_error(entry, outcome.clock)
+            continue
+        message = entry.message
+        head_stem = message.type.head.document.stem
+        if message.type.receipt:
+            continue  # a receipt sent to us is read, not answered
+        heads = message.tables[head_stem].to_pylist()
+        for row in heads:
+            node = row[NODE_COLUMN]
+            problems = message.problems.get(node, []) + message.problems.get(-1, [])
+            refused = outcome.refused.get((index, node), [])
+            reply = message.type.reply
+            assert reply is not None
+            if head_stem == "inventories":
+                yield from _inventory_receipts(
+                    row, problems, refused, decisions, tax_lines, outcome, billed
+                )
+            elif head_stem in ("orders", "payments", "waybills"):
+                yield _document_receipt(reply, head_stem, row, problems, refused)
+            else:
+                info = problems_info(problems) or [("not_processed", describe("not_processed"))]
+                yield _document_receipt(reply, head_stem, row, [], refused or info)
+
+
+def _by_key(decisions: pa.Table) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(d["agent_code"] or "", d["cop_no"]): d for d in decisions.to_pylist()}
+
+
+def _document_receipt(
+    reply: str,
+    stem: str,
+    row: dict[str, Any],
+    problems: list[Problem],
+    refused: list[tuple[str, str]],
+) -> Receipt:
+    info = problems_info(problems) + refused
+    status = REJECTED if info else ACCEPTED
+    fields = MESSAGES[reply].head.document.columns
+    receipt = {c: row.get(c) for c in fields if c in row}
+    receipt.update(
+        guid=row.get("guid"),
+        return_status=status,
+        return_time=row.get("app_time"),
+        return_info=return_info(info or [("accepted", describe("accepted"))]),
+    )
+    key = "-".join(str(row.get(k) or "") for k in _NAME_KEYS.get(stem, ("guid",)))
+    return Receipt(reply, receipt, key or str(row.get("guid")))
+
+
+def _inventory_receipts(
+    row: dict[str, Any],
+    problems: list[Problem],
+    refused: list[tuple[str, str]],
+    decisions: dict[tuple[str, str], dict[str, Any]],
+    tax_lines: dict[tuple[str, str], list[dict[str, Any]]],
+    outcome: Outcome,
+    billed: set[tuple[str, str]],
+) -> Iterator[Receipt]:
+    key = (row.get("agent_code") or "", row.get("cop_no") or "")
+    decision = decisions.get(key)
+    base = {
+        "guid": row.get("guid"),
+        "customs_code": row.get("customs_code"),
+        "ebp_code": row.get("ebp_code"),
+        "ebc_code": row.get("ebc_code"),
+        "agent_code": row.get("agent_code"),
+        "cop_no": row.get("cop_no"),
+        "pre_no": row.get("pre_no"),
+        "invt_no": decision["invt_no"] if decision else row.get("invt_no"),
+    }
+    name = key[1] or str(row.get("guid"))
+
+    def receipt(status: int, when: Any, info: list[tuple[str, str]]) -> Receipt:
+        return Receipt(
+            "622",
+            {
+                **base,
+                "return_status": status,
+                "return_time": when,
+                "return_info": return_info(info),
+            },
+            name,
+        )
+
+    if refused:
+        yield receipt(REJECTED, row.get("app_time"), refused)
+        return
+    if key in outcome.deleted:
+        yield receipt(CLOSED, row.get("app_time"), [("deleted", describe("deleted"))])
+        return
+    if decision is None:  # unreadable keys: the format problems are the answer
+        yield receipt(REJECTED, row.get("app_time"), problems_info(problems))
+        return
+    when = decision["decided_at"] or row.get("app_time")
+    if decision["status"] == RELEASED:
+        yield receipt(
+            ACCEPTED, decision["decl_time"] or when, [("accepted", "logic checks passed")]
+        )
+        yield receipt(RELEASED, when, [("released", describe("released"))])
+        if key not in billed:
+            billed.add(key)
+            yield _tax_bill(row, decision, tax_lines.get(key, []), when)
+        return
+    info = [(code, describe(code)) for code in decision["reasons"] or []]
+    yield receipt(decision["status"], when, info + problems_info(problems))
+
+
+def _tax_bill(
+    row: dict[str, Any], decision: dict[str, Any], lines: list[dict[str, Any]], when: Any
+) -> Receipt:
+    """CEB816: taxNo is the invtNo and a 2-digit bill number (01: the first bill of a list)."""
+    invt_no = decision["invt_no"] or ""
+    tax_no = f"{invt_no}01"
+    head = {
+        "guid": row.get("guid"),
+        "return_time": when,
+        "invt_no": invt_no,
+        "tax_no": tax_no,
+        "customs_tax": decision["customs_tax"],
+        "value_added_tax": decision["value_added_tax"],
+        "consumption_tax": decision["consumption_tax"],
+        "status": "1",  # issued; CEB818 moves it through the payment periods
+        "ent_duty_no": row.get("cop_no"),
+        "assure_code": row.get("assure_code"),
+        "ebc_code": row.get("ebc_code"),
+        "logistics_code": row.get("logistics_code"),
+        "agent_code": row.get("agent_code"),
+        "customs_code": decision["customs_code"],
+        "order_no": row.get("order_no"),
+        "logistics_no": row.get("logistics_no"),
+    }
+    tax_rows = tuple(
+        {
+            "tax_no": tax_no,
+            "gnum": line["gnum"],
+            "gcode": line["gcode"],
+            "tax_price": line["tax_price"],
+            "customs_tax": line["customs_tax"],
+            "value_added_tax": line["value_added_tax"],
+            "consumption_tax": line["consumption_tax"],
+        }
+        for line in sorted(lines, key=lambda x: x["gnum"])
+    )
+    return Receipt("816", head, invt_no or str(row.get("cop_no")), tax_rows)
+
+
+def _format_error(entry: MessageFile, clock: dt.datetime) -> Receipt:
+    refused = entry.refused
+    assert refused is not None
+    row = {
+        "guid": refused.guid or _guid("900", entry.path.name),
+        "return_status": FORMAT_ERROR_STATUS,
+        "return_info": return_info([("message_unreadable", f"{entry.path.name}: {refused}")]),
+        "return_time": clock,
+        "ori_cop_msg_id": None,
+        "ori_message_type": refused.message_type,
+    }
+    return Receipt("900", row, entry.path.stem)
+
+
+def write_receipts(folder: Path, receipts: Iterable[Receipt]) -> int:
+    """One CEB message per file, named `CEB622_<key>_<n>_<status>.xml`; returns the count."""
+    folder.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, int] = {}
+    count = 0
+    for receipt in receipts:
+        message = MESSAGES[receipt.code]
+        status = receipt.row.get("return_status", receipt.row.get("status"))
+        stem = f"CEB{receipt.code}_{_safe(receipt.name)}"
+        seen[stem] = seen.get(stem, 0) + 1
+        path = folder / f"{stem}_{seen[stem]}_{status}.xml"
+        guid = _guid(receipt.code, receipt.row.get("guid"), receipt.name, seen[stem])
+        data = build_message(message, [receipt.row], receipt.lines, guid=guid)
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(data)
+        partial.replace(path)
+        count += 1
+    return count
