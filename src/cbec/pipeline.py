@@ -9,6 +9,7 @@ positive list and single limit first; then the annual allowance over what passed
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ class ClearResult:
     messages: int = 0  # CEB message files read
     unreadable_messages: int = 0  # answered with a CEB900
     receipts: int = 0  # receipt files written under OUT/receipts
+    # Seconds spent reading CEB messages and writing their receipts (the XML share of a run).
+    message_seconds: float = 0.0
+    receipt_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,9 @@ def clear(
 
     step("reading documents")
     sources = read_folder([p for p in inputs_given if p.is_dir()])
+    started = time.perf_counter()
     messages = intake.take_in(inputs_given, store, require_signatures)
+    message_seconds = time.perf_counter() - started
     _add_messages(sources, messages)
     errors = [e for s in sources.values() for e in s.errors] + messages.errors
     inputs = {stem: _input_table(store, source) for stem, source in sources.items()}
@@ -263,7 +269,10 @@ def clear(
     if messages.files:
         result.messages = len(messages.files)
         result.unreadable_messages = sum(1 for f in messages.files if f.message is None)
+        started = time.perf_counter()
         result.receipts = _answer_messages(messages, out, deleted, as_of)
+        result.receipt_seconds = time.perf_counter() - started
+        result.message_seconds = message_seconds
     return result
 
 

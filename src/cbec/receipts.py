@@ -15,8 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import shutil
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,20 +276,54 @@ def _format_error(entry: MessageFile, clock: dt.datetime) -> Receipt:
 
 
 def write_receipts(folder: Path, receipts: Iterable[Receipt]) -> int:
-    """One CEB message per file, named `CEB622_<key>_<n>_<status>.xml`; returns the count."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """One CEB message per file, named `CEB622_<key>_<n>_<status>.xml`; returns the count.
+
+    The files are written into `<folder>.partial` and the folder takes its name when all are
+    there (a run's receipts appear together, or not at all; an earlier run's are replaced, like
+    decisions.parquet). Creating many small files is the cost here, so a few threads overlap
+    those system calls while this one builds the messages.
+    """
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     seen: dict[str, int] = {}
     count = 0
-    for receipt in receipts:
-        message = MESSAGES[receipt.code]
-        status = receipt.row.get("return_status", receipt.row.get("status"))
-        stem = f"CEB{receipt.code}_{_safe(receipt.name)}"
-        seen[stem] = seen.get(stem, 0) + 1
-        path = folder / f"{stem}_{seen[stem]}_{status}.xml"
-        guid = _guid(receipt.code, receipt.row.get("guid"), receipt.name, seen[stem])
-        data = build_message(message, [receipt.row], receipt.lines, guid=guid)
-        partial = path.with_suffix(".partial")
-        partial.write_bytes(data)
-        partial.replace(path)
-        count += 1
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        pending: list[Future[None]] = []
+        for receipt in receipts:
+            message = MESSAGES[receipt.code]
+            status = receipt.row.get("return_status", receipt.row.get("status"))
+            stem = f"CEB{receipt.code}_{_safe(receipt.name)}"
+            seen[stem] = seen.get(stem, 0) + 1
+            name = f"{stem}_{seen[stem]}_{status}.xml"
+            guid = _guid(receipt.code, receipt.row.get("guid"), receipt.name, seen[stem])
+            data = build_message(message, [receipt.row], receipt.lines, guid=guid)
+            pending.append(pool.submit(_write, partial / name, data))
+            count += 1
+            if len(pending) >= 4 * CHUNK:  # bounded: a day's receipts never sit in memory
+                _wait(pending[:CHUNK])
+                del pending[:CHUNK]
+        _wait(pending)
+    if folder.exists():
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        folder.replace(old)
+        partial.replace(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        partial.replace(folder)
     return count
+
+
+WRITERS = 4
+CHUNK = 1000
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def _wait(futures: list[Future[None]]) -> None:
+    for future in futures:
+        future.result()  # a failed write raises here, and the run stops before renaming

@@ -10,6 +10,7 @@ head's key columns (`inherit`), which are not elements of the line.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from cbec.documents import exports as e
@@ -41,12 +42,12 @@ class Part:
     document: Document
     inherit: tuple[str, ...] = ()  # head columns a line carries (not elements of the line)
 
-    @property
+    @functools.cached_property
     def columns(self) -> tuple[str, ...]:
         """The columns written as elements, in the standard's order."""
         return tuple(c for c in self.document.columns if c not in self.inherit)
 
-    @property
+    @functools.cached_property
     def elements(self) -> tuple[str, ...]:
         return tuple(element_name(c) for c in self.columns)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -135,8 +136,8 @@ _DTD_MARKS = (b"<!DOCTYPE", b"<!ENTITY")
 
 def _declares_dtd(data: bytes) -> bool:
     """A DTD or entity declaration, in any of the encodings XML allows."""
-    if b"<!" not in data and b"<\x00!" not in data and b"\x00<\x00\x00\x00!" not in data:
-        return False  # the usual message: one scan
+    if b"!" not in data:  # one byte scan: "<!" needs a "!" in every encoding XML allows
+        return False
     for mark in _DTD_MARKS:
         for encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
             if mark.decode().encode(encoding) in data:
@@ -291,8 +292,7 @@ def _walk(root: etree._Element, message: MessageType, strict: bool, careful: boo
     element nested where none may be, the whole message is walked again `careful`ly: every part
     element by element, so that the nesting is found and named."""
     raw = RawMessage(message, root.get("guid"), root.get("version"))
-    parts = {_clark(p.element): p for p in message.parts}
-    known = {p.element: frozenset(_clark(e) for e in p.elements) for p in message.parts}
+    parts, known = _tags(message)
     for part in message.parts:
         stem = part.document.stem
         raw.rows[stem], raw.row_nodes[stem], raw.row_paths[stem] = [], [], []
@@ -345,6 +345,14 @@ def _walk(root: etree._Element, message: MessageType, strict: bool, careful: boo
     return raw
 
 
+@functools.cache
+def _tags(message: MessageType) -> tuple[dict[str, Part], dict[str, frozenset[str]]]:
+    """A message type's parts by Clark tag, and each part's field tags (computed once)."""
+    parts = {_clark(p.element): p for p in message.parts}
+    known = {p.element: frozenset(_clark(e) for e in p.elements) for p in message.parts}
+    return parts, known
+
+
 class _Nested(Exception):
     """Elements inside a field somewhere: walk again, element by element."""
 
@@ -366,7 +374,7 @@ def _read_node(
     for part_element in element:
         seen += 1
         part = parts.get(part_element.tag)
-        name = _local(part_element.tag)[1]
+        name = part.element if part is not None else _local(part_element.tag)[1]
         if part is message.head:
             heads += 1
             if heads > 1:
@@ -487,8 +495,14 @@ def type_messages(raws: list[RawMessage], strict: bool = False) -> list[ParsedMe
         if message.lines is not None:
             stem = message.lines.document.stem
             tables[stem] = _inherit(tables[stem], tables, message)
+        offsets = dict.fromkeys(tables, 0)  # each message's rows are contiguous in the batch
         for index, raw, start in zip(indices, group, starts, strict=True):
             end = start + raw.nodes
+            mine = {}
+            for stem, table in tables.items():
+                count = len(raw.rows[stem])
+                mine[stem] = _renumbered(table.slice(offsets[stem], count), start)
+                offsets[stem] += count
             own = dict(raw.problems)
             for node in range(start, end):
                 if node in problems:
@@ -498,7 +512,7 @@ def type_messages(raws: list[RawMessage], strict: bool = False) -> list[ParsedMe
                 guid=raw.guid,
                 version=raw.version,
                 nodes=raw.nodes,
-                tables={stem: _local_nodes(t, start, end) for stem, t in tables.items()},
+                tables=mine,
                 problems=own,
                 transfer=raw.transfer,
                 envelope=raw.envelope,
@@ -508,14 +522,11 @@ def type_messages(raws: list[RawMessage], strict: bool = False) -> list[ParsedMe
     return [p for p in parsed if p is not None]
 
 
-def _local_nodes(table: pa.Table, start: int, end: int) -> pa.Table:
-    """The rows of one message (nodes start..end-1), numbered from 0 again."""
-    nodes = table[NODE_COLUMN]
-    mine = table.filter(pc.and_(pc.greater_equal(nodes, start), pc.less(nodes, end)))
-    index = mine.schema.get_field_index(NODE_COLUMN)
-    return mine.set_column(
-        index, NODE_COLUMN, pc.cast(pc.subtract(mine[NODE_COLUMN], start), pa.int32())
-    )
+def _renumbered(table: pa.Table, start: int) -> pa.Table:
+    """One message's rows, their nodes numbered from 0 again."""
+    index = table.schema.get_field_index(NODE_COLUMN)
+    nodes = pc.cast(pc.subtract(table[NODE_COLUMN], start), pa.int32())
+    return table.set_column(index, NODE_COLUMN, nodes)
 
 
 def _typed(
@@ -531,10 +542,10 @@ def _typed(
     arrays: dict[str, pa.Array] = {}
     required = set(part.document.required) | {"guid", "app_type", "app_time", "app_status"}
     tags = [_clark(element) for element in part.elements]
-    text = pa.Table.from_pylist(rows, schema=pa.schema([(tag, pa.string()) for tag in tags]))
-    for column, element, tag in zip(part.columns, part.elements, tags, strict=True):
+    # A list of dicts to a struct array is one C++ pass (Table.from_pylist loops in Python).
+    struct = pa.array(rows, type=pa.struct([(tag, pa.string()) for tag in tags]))
+    for column, element, texts in zip(part.columns, part.elements, struct.flatten(), strict=True):
         dtype = schema.field(column).type
-        texts = text[tag].combine_chunks()
         if not pa.types.is_string(dtype):
             texts = pc.utf8_trim_whitespace(texts)
         texts = pc.if_else(pc.equal(texts, ""), pa.scalar(None, pa.string()), texts)
