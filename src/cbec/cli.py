@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from cbec.cli_enterprise import enterprise_app
 from cbec.cli_messages import message_app
 from cbec.policy.errors import PolicyDataError
 from cbec.store import DEFAULT_MEMORY_LIMIT
+
+if TYPE_CHECKING:
+    from cbec.receipts import ReceiptSigner
 
 app = typer.Typer(
     help="cbec clears cross-border e-commerce parcels through customs.",
@@ -176,6 +179,14 @@ def clear(
             "also from senders without a registered certificate.",
         ),
     ] = False,
+    sign_key: Annotated[
+        Path | None,
+        typer.Option("--sign-key", help="The platform's private key (PEM): sign every receipt."),
+    ] = None,
+    sign_cert: Annotated[
+        Path | None,
+        typer.Option("--sign-cert", help="The certificate (PEM) of --sign-key."),
+    ] = None,
 ) -> None:
     """Clear declarations: check, match, limits, tax, decide; store and write the results."""
     from cbec.documents.reading import UnreadableInput
@@ -195,6 +206,7 @@ def clear(
                 f"{folder}: no such file or folder. Give folders holding inventories.parquet "
                 "etc., or CEB XML message files."
             )
+    signer = _receipt_signer(sign_key, sign_cert)
     try:
         policy = Policy.load(tariff=tariff, positive_list_file=positive_list)
     except PolicyDataError as exc:
@@ -220,6 +232,7 @@ def clear(
                 as_of=decision_time,
                 progress=advance,
                 require_signatures=require_signatures,
+                receipt_signer=signer,
             )
             bar.update(task, completed=steps, description="done")
     except NothingToClear as exc:
@@ -231,6 +244,26 @@ def clear(
     seconds = time.perf_counter() - started
     _print_errors(result.errors)
     _print_summary(result, seconds, out)
+
+
+def _receipt_signer(key: Path | None, cert: Path | None) -> ReceiptSigner | None:
+    """The platform's signing key for receipts, checked before anything is cleared."""
+    from cbec.messages.signatures import sign_message
+    from cbec.receipts import ReceiptSigner
+
+    if key is None and cert is None:
+        return None
+    if key is None or cert is None:
+        raise fail("give both --sign-key and --sign-cert, or neither")
+    try:
+        signer = ReceiptSigner(key.read_bytes(), cert.read_bytes())
+        probe = b'<ceb:CEB900Message xmlns:ceb="http://www.chinaport.gov.cn/ceb" guid="x"/>'
+        sign_message(probe, signer.key_pem, signer.cert_pem)
+    except OSError as exc:
+        raise fail(f"cannot read the signing key or certificate: {exc}") from None
+    except ValueError as exc:
+        raise fail(f"--sign-key/--sign-cert cannot sign: {exc}") from None
+    return signer
 
 
 def _progress() -> Progress:

@@ -127,6 +127,7 @@ def clear(
     as_of: dt.datetime | None = None,
     progress: Progress | None = None,
     require_signatures: bool = False,
+    receipt_signer: receipts.ReceiptSigner | None = None,
 ) -> ClearResult:
     """Clear every declaration found in `inputs_given` (folders of document files, folders and
     files of CEB messages); write `out/decisions.parquet`, `out/tax_lines.parquet` and, for
@@ -270,7 +271,7 @@ def clear(
         result.messages = len(messages.files)
         result.unreadable_messages = sum(1 for f in messages.files if f.message is None)
         started = time.perf_counter()
-        result.receipts = _answer_messages(messages, out, deleted, as_of)
+        result.receipts = _answer_messages(messages, out, deleted, as_of, receipt_signer)
         result.receipt_seconds = time.perf_counter() - started
         result.message_seconds = message_seconds
     return result
@@ -303,7 +304,11 @@ def _not_deleted(table: ir.Table) -> ir.Table:
 
 
 def _answer_messages(
-    messages: intake.Intake, out: Path, deleted: set[tuple[str, str]], as_of: dt.datetime | None
+    messages: intake.Intake,
+    out: Path,
+    deleted: set[tuple[str, str]],
+    as_of: dt.datetime | None,
+    signer: receipts.ReceiptSigner | None,
 ) -> int:
     """Write the receipts of every message read (decisions come from what OUT now holds)."""
     keys = messages.inventory_keys
@@ -316,7 +321,8 @@ def _answer_messages(
         deleted=deleted,
         clock=as_of or dt.datetime.now().replace(microsecond=0),
     )
-    return receipts.write_receipts(out / "receipts", receipts.receipts_for(messages.files, outcome))
+    answers = receipts.receipts_for(messages.files, outcome)
+    return receipts.write_receipts(out / "receipts", answers, signer)
 
 
 def _rows_of(path: Path, keys: pa.Table) -> pa.Table:

@@ -275,7 +275,23 @@ def _format_error(entry: MessageFile, clock: dt.datetime) -> Receipt:
     return Receipt("900", row, entry.path.stem)
 
 
-def write_receipts(folder: Path, receipts: Iterable[Receipt]) -> int:
+@dataclass(frozen=True)
+class ReceiptSigner:
+    """The platform's key and certificate: when given, every receipt is signed (XML-DSig,
+    rsa-sha256, enveloped, as `cbec.messages.signatures.sign_message` makes it)."""
+
+    key_pem: bytes
+    cert_pem: bytes
+
+    def sign(self, data: bytes) -> bytes:
+        from cbec.messages.signatures import sign_message
+
+        return sign_message(data, self.key_pem, self.cert_pem)
+
+
+def write_receipts(
+    folder: Path, receipts: Iterable[Receipt], signer: ReceiptSigner | None = None
+) -> int:
     """One CEB message per file, named `CEB622_<key>_<n>_<status>.xml`; returns the count.
 
     The files are written into `<folder>.partial` and the folder takes its name when all are
@@ -297,7 +313,9 @@ def write_receipts(folder: Path, receipts: Iterable[Receipt]) -> int:
             seen[stem] = seen.get(stem, 0) + 1
             name = f"{stem}_{seen[stem]}_{status}.xml"
             guid = _guid(receipt.code, receipt.row.get("guid"), receipt.name, seen[stem])
-            data = build_message(message, [receipt.row], receipt.lines, guid=guid)
+            data = build_message(message, [receipt.row], receipt.lines, guid=guid, empty=True)
+            if signer is not None:
+                data = signer.sign(data)
             pending.append(pool.submit(_write, partial / name, data))
             count += 1
             if len(pending) >= 4 * CHUNK:  # bounded: a day's receipts never sit in memory

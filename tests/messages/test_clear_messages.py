@@ -11,8 +11,9 @@ import pytest
 
 from builders import Signer, declaration, merge, signer, write_jsonl, write_messages
 from cbec.messages.parse import parse_message
-from cbec.messages.signatures import sign_message
+from cbec.messages.signatures import sign_message, verify_message
 from cbec.pipeline import ClearResult, Policy, clear
+from cbec.receipts import ReceiptSigner
 from cbec.store.embedded import Store
 
 LINE = [{"gcode": "6111200050", "qty": 1, "price": "100.00"}]
@@ -316,3 +317,35 @@ def test_require_signatures_checks_every_declared_message(
         assert "signature_invalid" in receipt["return_info"]
     # The inventory verifies against its own certificate; its companions were refused.
     assert "[Code:order_missing;" in _of(receipts, "622", cop_no="H1")[-1]["return_info"]
+
+
+def test_receipts_are_signed_with_the_platform_key_and_carry_every_element(
+    tmp_path: Path, policy: Policy
+) -> None:
+    platform = signer("Customs platform", dt.datetime(2020, 1, 1), dt.datetime(2030, 1, 1))
+    write_messages(tmp_path / "in", declaration("K1", LINE))
+    store = Store(tmp_path / "s.duckdb")
+    try:
+        clear(
+            [tmp_path / "in"],
+            store,
+            tmp_path / "out",
+            policy,
+            receipt_signer=ReceiptSigner(platform.key_pem, platform.cert_pem),
+        )
+    finally:
+        store.close()
+    files = sorted((tmp_path / "out" / "receipts").glob("*.xml"))
+    assert [f.name.split("_")[0] for f in files] == [
+        "CEB312", "CEB412", "CEB512", "CEB622", "CEB622", "CEB816"
+    ]  # fmt: skip
+    for path in files:
+        verify_message(path.read_bytes(), platform.cert_pem, at=dt.datetime(2024, 6, 15))
+    bill = next(f for f in files if f.name.startswith("CEB816")).read_text(encoding="utf-8")
+    digest_fields = (  # domain digest, section 6: CEB816 TaxHeadRd
+        "guid returnTime invtNo taxNo customsTax valueAddedTax consumptionTax status entDutyNo "
+        "assureCode ebcCode logisticsCode agentCode customsCode orderNo logisticsNo"
+    )
+    for element in digest_fields.split(" "):
+        assert f"<ceb:{element}>" in bill, element
+    assert "<ceb:note/>" in bill or "<ceb:note></ceb:note>" in bill  # absent, yet an element

@@ -54,10 +54,12 @@ def format_value(element: str, value: object) -> str:
     return _text(str(value))
 
 
-def _fields(out: list[str], part: Part, row: Row, indent: str) -> None:
+def _fields(out: list[str], part: Part, row: Row, indent: str, empty: bool) -> None:
     for column, element in zip(part.columns, part.elements, strict=True):
         value = row.get(column)
         if value is None:
+            if empty:
+                out.append(f"{indent}<ceb:{element}></ceb:{element}>")
             continue
         out.append(f"{indent}<ceb:{element}>{format_value(element, value)}</ceb:{element}>")
 
@@ -68,9 +70,11 @@ def build_message(
     lines: Iterable[Row] = (),
     guid: str = "",
     transfer: Mapping[str, str | None] | None = None,
+    empty: bool = False,
 ) -> bytes:
     """A CEB message with one business node per head row; lines go to the node whose head has
-    their key (`Part.inherit`)."""
+    their key (`Part.inherit`). Absent values are left out, or written as empty elements when
+    `empty` (receipts: every element of the standard present, as enterprises' parsers expect)."""
     by_head: dict[tuple[Any, ...], list[Row]] = {}
     if message.lines is not None:
         inherit = message.lines.inherit
@@ -84,18 +88,18 @@ def build_message(
     for head in heads:
         if message.node is None:
             out.append(f"  <ceb:{message.head.element}>")
-            _fields(out, message.head, head, "    ")
+            _fields(out, message.head, head, "    ", empty)
             out.append(f"  </ceb:{message.head.element}>")
             continue
         out.append(f"  <ceb:{message.node}>")
         out.append(f"    <ceb:{message.head.element}>")
-        _fields(out, message.head, head, "      ")
+        _fields(out, message.head, head, "      ", empty)
         out.append(f"    </ceb:{message.head.element}>")
         if message.lines is not None:
             key = tuple(head.get(c) for c in message.lines.inherit)
             for line in by_head.get(key, ()):
                 out.append(f"    <ceb:{message.lines.element}>")
-                _fields(out, message.lines, line, "      ")
+                _fields(out, message.lines, line, "      ", empty)
                 out.append(f"    </ceb:{message.lines.element}>")
         out.append(f"  </ceb:{message.node}>")
     if transfer is not None:
