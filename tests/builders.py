@@ -282,3 +282,47 @@ def signer(name: str, valid_from: dt.datetime, valid_to: dt.datetime) -> Signer:
     )
     cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
     return Signer(key_pem, cert_pem, certificate.serial_number)
+
+
+def write_return(
+    folder: Path,
+    cop_no: str,
+    invt_no: str,
+    when: dt.datetime,
+    gnums: tuple[int, ...] = (),
+    agent_code: str = "3301980001",
+    name: str | None = None,
+    cancel: bool = False,
+) -> Path:
+    """A CEB625 return of the declaration list `cop_no` (its lines `gnums`, or all), or with
+    `cancel` a CEB623 cancellation, applied for at `when`."""
+    from cbec.messages.build import build_message
+    from cbec.messages.catalog import MESSAGES
+
+    head = {
+        "guid": f"G-{'CANCEL' if cancel else 'RETURN'}-{cop_no}-{when:%Y%m%d%H%M}",
+        "app_type": "1",
+        "app_time": when,
+        "app_status": "2",
+        "customs_code": "2991",
+        "order_no": f"ORD{cop_no}",
+        "ebp_code": "3301964J31",
+        "ebc_code": "3301960001",
+        "logistics_no": f"YT{cop_no}",
+        "logistics_code": "3201980001",
+        "cop_no": cop_no,
+        "invt_no": invt_no,
+        "buyer_id_type": "1",
+        "buyer_id_number": BUYER_ID,
+        "buyer_name": BUYER_NAME,
+        "agent_code": agent_code,
+        "reason": "不想要了",
+    }
+    lines = [
+        {"agent_code": agent_code, "cop_no": cop_no, "gnum": g, "qty": Decimal(1)} for g in gnums
+    ]
+    code = "623" if cancel else "625"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name or f"CEB{code}_{cop_no}_{when:%Y%m%d%H%M}.xml")
+    path.write_bytes(build_message(MESSAGES[code], [head], lines, guid=head["guid"]))
+    return path

@@ -25,6 +25,8 @@ from cbec.store.embedded import Store
 
 FILE_COLUMN = "_file"
 CLEARED_STEMS = {d.stem: d for d in IMPORT_DOCUMENTS}
+# Documents judged after the decisions, by the ledgers (rows kept with their file and node).
+LEDGER_STEMS = ("returns", "return_lines", "cancellations")
 CHANGE_OR_DELETE = ("2", "3")
 Refusals = dict[tuple[int, int], list[tuple[str, str]]]  # (file, node) -> receipt reasons
 
@@ -36,6 +38,8 @@ class Intake:
     refused: Refusals = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
     unreadable_keys: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # Clean rows of returns and cancellations, each with `_file` and `_node`.
+    ledger_rows: dict[str, list[dict[str, object]]] = field(default_factory=dict)
 
     @property
     def inventory_keys(self) -> pa.Table:
@@ -69,6 +73,17 @@ def take_in(paths: Iterable[Path], store: Store, require_signatures: bool = Fals
                 )
         whole_message_bad = -1 in message.problems
         for stem, table in message.tables.items():
+            if stem in LEDGER_STEMS:
+                clean = table.filter(
+                    pc.invert(pc.is_in(table[NODE_COLUMN], _refused_nodes(message, stem)))
+                )
+                if whole_message_bad:
+                    clean = clean.slice(0, 0)
+                named = clean.to_pylist()
+                for row in named:
+                    row[FILE_COLUMN] = index
+                intake.ledger_rows.setdefault(stem, []).extend(named)
+                continue
             if stem not in CLEARED_STEMS:
                 continue
             flagged = pc.is_in(table[NODE_COLUMN], _refused_nodes(message, stem))

@@ -29,6 +29,7 @@ from cbec.clearance.money import fen_to_money
 from cbec.documents.reading import ANSWERED_BY_KEY, DocumentSource, RowError, read_folder
 from cbec.documents.schemas import DECISION, TAX_LINE, Document
 from cbec.engines.duckdb import sequential_pass
+from cbec.ledgers import returns
 from cbec.messages import batch as batch_files
 from cbec.policy.lists import load_positive_list, load_tariff
 from cbec.policy.parameters import load_parameters, policy_periods
@@ -254,8 +255,9 @@ def clear(
     new_count = new_decisions.count().to_pyarrow().as_py()
 
     step("writing results")
+    ledgers = _returns_and_cancellations(store, messages, policy)
     pending = _pending_files(sources, store)
-    if new_count or pending:
+    if new_count or pending or ledgers.returned_lines:
         batch = Batch(
             batch_id=uuid.uuid4().hex,
             decisions="new_decisions_all",
@@ -264,6 +266,7 @@ def clear(
             serials="new_serials",
             declarations=new_count,
             files=pending,
+            **_returned_tables(store, ledgers),
         )
         store.commit(batch)
     result = _write_outputs(store, found, unreadable, out, errors, new_count)
@@ -271,7 +274,9 @@ def clear(
         result.messages = len(messages.files)
         result.unreadable_messages = sum(1 for f in messages.files if f.message is None)
         started = time.perf_counter()
-        result.receipts = _answer_messages(messages, out, deleted, as_of, receipt_signer)
+        result.receipts = _answer_messages(
+            messages, out, deleted, as_of, receipt_signer, ledgers.answers
+        )
         result.receipt_seconds = time.perf_counter() - started
         result.message_seconds = message_seconds
     return result
@@ -303,12 +308,112 @@ def _not_deleted(table: ir.Table) -> ir.Table:
     return table.filter(table.app_type.isnull() | (table.app_type != "3"))
 
 
+def _returns_and_cancellations(
+    store: Store, messages: intake.Intake, policy: Policy
+) -> returns.ReturnOutcome:
+    """Returns and cancellations read from the messages, judged against every decision (the
+    store's and this run's): after the decisions, so a return may follow its release."""
+    rows = messages.ledger_rows
+    named = rows.get("returns", []) + rows.get("cancellations", [])
+    if not named:
+        return returns.ReturnOutcome()
+    keys = pa.table(
+        {
+            "agent_code": [r["agent_code"] or "" for r in named],
+            "cop_no": [r["cop_no"] for r in named],
+        }
+    )
+    con = store.con.con
+    con.register("cbec_named", keys)
+    try:
+        decided = con.sql(
+            "SELECT d.* FROM (SELECT agent_code, cop_no, status, decided_at, decl_time, "
+            "dutiable_value, buyer_id_number FROM decisions UNION ALL SELECT agent_code, cop_no, "
+            "status, decided_at, decl_time, dutiable_value, buyer_id_number "
+            "FROM new_decisions_all) d SEMI JOIN cbec_named n USING (agent_code, cop_no)"
+        ).to_arrow_table()
+        lines = con.sql(
+            "SELECT t.* FROM (SELECT agent_code, cop_no, gnum, tax_price, customs_tax, "
+            "value_added_tax, consumption_tax FROM tax_lines UNION ALL SELECT agent_code, cop_no, "
+            "gnum, tax_price, customs_tax, value_added_tax, consumption_tax FROM new_tax_lines) t "
+            "SEMI JOIN cbec_named n USING (agent_code, cop_no)"
+        ).to_arrow_table()
+        before = con.execute(
+            "SELECT agent_code, cop_no, gnum FROM returned_lines "
+            "SEMI JOIN cbec_named USING (agent_code, cop_no)"
+        ).fetchall()
+    finally:
+        con.unregister("cbec_named")
+    decisions = {(d["agent_code"], d["cop_no"]): d for d in decided.to_pylist()}
+    tax_lines: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for line in lines.to_pylist():
+        tax_lines.setdefault((line["agent_code"], line["cop_no"]), []).append(line)
+    outcome = returns.judge_returns(
+        rows.get("returns", []),
+        rows.get("return_lines", []),
+        decisions,
+        tax_lines,
+        {(a, c, g) for a, c, g in before},
+        lambda day: _days(policy.periods, "return_application_days", day),
+    )
+    outcome.answers.update(returns.judge_cancellations(rows.get("cancellations", []), decisions))
+    return outcome
+
+
+def _days(periods: pa.Table, name: str, day: dt.date) -> int | None:
+    """A parameter in days, as in force on `day` (None when it has no value then)."""
+    for row in periods.select(["valid_from", "valid_to", name]).to_pylist():
+        start, end = row["valid_from"], row["valid_to"]
+        start = start.date() if isinstance(start, dt.datetime) else start
+        end = end.date() if isinstance(end, dt.datetime) else end
+        if start <= day and (end is None or day < end):
+            return None if row[name] is None else int(row[name])
+    return None
+
+
+def _returned_tables(store: Store, outcome: returns.ReturnOutcome) -> dict[str, str | None]:
+    """The accepted returns as tables of the store connection, for the batch's commit."""
+    if not outcome.returned_lines:
+        return {}
+    lines = pa.Table.from_pylist(outcome.returned_lines, schema=RETURNED_LINE)
+    ledger = pa.Table.from_pylist(outcome.ledger, schema=LEDGER_RETURN)
+    _materialize(store, "new_returned_lines", ibis.memtable(lines))
+    _materialize(store, "new_ledger_returns", ibis.memtable(ledger))
+    return {"returned_lines": "new_returned_lines", "ledger_returns": "new_ledger_returns"}
+
+
+RETURNED_LINE = pa.schema(
+    [
+        ("agent_code", pa.string()),
+        ("cop_no", pa.string()),
+        ("gnum", pa.int32()),
+        ("tax_price", pa.decimal128(18, 2)),
+        ("customs_tax", pa.decimal128(18, 2)),
+        ("value_added_tax", pa.decimal128(18, 2)),
+        ("consumption_tax", pa.decimal128(18, 2)),
+        ("returned_at", pa.timestamp("us")),
+        ("return_guid", pa.string()),
+    ]
+)
+LEDGER_RETURN = pa.schema(
+    [
+        ("buyer_id_number", pa.string()),
+        ("year", pa.int32()),
+        ("agent_code", pa.string()),
+        ("cop_no", pa.string()),
+        ("value", pa.decimal128(18, 2)),
+        ("entry_time", pa.timestamp("us")),
+    ]
+)
+
+
 def _answer_messages(
     messages: intake.Intake,
     out: Path,
     deleted: set[tuple[str, str]],
     as_of: dt.datetime | None,
     signer: receipts.ReceiptSigner | None,
+    answers: dict[tuple[int, int], tuple[int, list[tuple[str, str]]]],
 ) -> int:
     """Write the receipts of every message read (decisions come from what OUT now holds)."""
     keys = messages.inventory_keys
@@ -320,9 +425,10 @@ def _answer_messages(
         refused=messages.refused,
         deleted=deleted,
         clock=as_of or dt.datetime.now().replace(microsecond=0),
+        answers=answers,
     )
-    answers = receipts.receipts_for(messages.files, outcome)
-    return receipts.write_receipts(out / "receipts", answers, signer)
+    written = receipts.receipts_for(messages.files, outcome)
+    return receipts.write_receipts(out / "receipts", written, signer)
 
 
 def _rows_of(path: Path, keys: pa.Table) -> pa.Table:

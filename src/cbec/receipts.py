@@ -49,6 +49,14 @@ RECEIPT_CODES: dict[str, str] = {
     "decided; cancel (623) or return (625) it instead, or declare under a new copNo.",
     "deleted": "The declaration list was deleted by its sender (appType 3) before a decision.",
     "not_processed": "This version of cbec reads this message type but does not process it yet.",
+    "return_accepted": "The return is accepted: its lines pay no tax and the allowance is back.",
+    "return_too_late": "The return was applied for after the return window of the release.",
+    "not_released": "Only a released declaration list can be returned.",
+    "unknown_declaration": "No declaration list with this copNo is known.",
+    "line_not_in_declaration": "A returned line is not a line of the declaration list.",
+    "already_returned": "A line was returned before.",
+    "released_use_return": "The declaration list is released: apply for a return (CEB625).",
+    "already_rejected": "The declaration list was rejected: there is nothing to cancel.",
     "message_unreadable": "The file cannot be read as a CEB message.",
 }
 _REASON_TEXT = {r.code: r.meaning.split(". ")[0].rstrip(".") + "." for r in REASONS}
@@ -92,6 +100,8 @@ class Outcome:
     refused: dict[tuple[int, int], list[tuple[str, str]]] = field(default_factory=dict)
     deleted: set[tuple[str, str]] = field(default_factory=set)  # inventory keys
     clock: dt.datetime = dt.datetime(1970, 1, 1)  # the time of CEB900 receipts
+    # Answers of the ledgers (returns, cancellations): (file, node) -> (status, reasons).
+    answers: dict[tuple[int, int], tuple[int, list[tuple[str, str]]]] = field(default_factory=dict)
 
 
 def _guid(*parts: object) -> str:
@@ -134,6 +144,9 @@ def receipts_for(files: list[MessageFile], outcome: Outcome) -> Iterator[Receipt
                 )
             elif head_stem in ("orders", "payments", "waybills"):
                 yield _document_receipt(reply, head_stem, row, problems, refused)
+            elif (index, node) in outcome.answers:
+                status, info = outcome.answers[(index, node)]
+                yield _answered(reply, row, status, info)
             else:
                 info = problems_info(problems) or [("not_processed", describe("not_processed"))]
                 yield _document_receipt(reply, head_stem, row, [], refused or info)
@@ -162,6 +175,19 @@ def _document_receipt(
     )
     key = "-".join(str(row.get(k) or "") for k in _NAME_KEYS.get(stem, ("guid",)))
     return Receipt(reply, receipt, key or str(row.get("guid")))
+
+
+def _answered(reply: str, row: dict[str, Any], status: int, info: list[tuple[str, str]]) -> Receipt:
+    """A receipt whose status the ledgers decided (a return accepted, a cancellation refused)."""
+    fields = MESSAGES[reply].head.document.columns
+    receipt = {c: row.get(c) for c in fields if c in row}
+    receipt.update(
+        guid=row.get("guid"),
+        return_status=status,
+        return_time=row.get("app_time"),
+        return_info=return_info(info),
+    )
+    return Receipt(reply, receipt, str(row.get("cop_no") or row.get("guid")))
 
 
 def _inventory_receipts(

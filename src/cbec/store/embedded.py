@@ -43,6 +43,10 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS allowance_ledger (
         buyer_id_number VARCHAR, year INTEGER, agent_code VARCHAR, cop_no VARCHAR,
         value DECIMAL(18,2), entry_time TIMESTAMP, kind VARCHAR, batch_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS returned_lines (
+        agent_code VARCHAR, cop_no VARCHAR, gnum INTEGER, tax_price DECIMAL(18,2),
+        customs_tax DECIMAL(18,2), value_added_tax DECIMAL(18,2), consumption_tax DECIMAL(18,2),
+        returned_at TIMESTAMP, return_guid VARCHAR, batch_id VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS invt_serials (
         customs_code VARCHAR, year INTEGER, last_serial BIGINT,
         PRIMARY KEY (customs_code, year))""",
@@ -82,6 +86,9 @@ class Batch:
     serials: str
     declarations: int
     files: list[PendingFile] = field(default_factory=list)
+    # Accepted returns: their lines, and the allowance they give back (tables, when any).
+    returned_lines: str | None = None
+    ledger_returns: str | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -201,6 +208,18 @@ class Store:
                     "INSERT OR REPLACE INTO invt_serials SELECT customs_code, year, last_serial "
                     f"FROM {batch.serials}"
                 )
+                if batch.returned_lines is not None:
+                    raw.execute(
+                        "INSERT INTO returned_lines SELECT agent_code, cop_no, gnum, tax_price, "
+                        "customs_tax, value_added_tax, consumption_tax, returned_at, return_guid, "
+                        f"'{batch.batch_id}' FROM {batch.returned_lines}"
+                    )
+                if batch.ledger_returns is not None:
+                    raw.execute(
+                        "INSERT INTO allowance_ledger SELECT buyer_id_number, year, agent_code, "
+                        f"cop_no, value, entry_time, 'returned', '{batch.batch_id}' "
+                        f"FROM {batch.ledger_returns}"
+                    )
                 for pending, relative, rows in placed:
                     raw.execute(
                         "INSERT OR IGNORE INTO document_files VALUES (?, ?, ?, ?, ?)",

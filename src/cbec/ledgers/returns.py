@@ -1,0 +1,162 @@
+"""Returns (CEB625) and cancellations (CEB623), judged against the decisions.
+
+A return is accepted when the declaration list was released and the application comes within
+`return_application_days` of the release (GACC Announcement 2018 No. 194: 30 days, goods back at
+the supervision site within 45). Its lines (all, when it names none) then pay no tax and give the
+buyer's annual allowance back (DESIGN.md, "The annual allowance": returns give the value back).
+A cancellation is accepted only for a declaration list not yet released (domain digest section 3,
+an assumption there): in the batch path every list is decided when it is cleared, so a
+cancellation finds it released (apply for a return instead) or rejected (nothing to cancel).
+
+Returns are a small share of the traffic; they are judged row by row here, in Python, over the
+few declarations they name (joined in bulk by the caller).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+ACCEPTED = 120
+REFUSED = 100
+RELEASED = 800
+
+Answer = tuple[int, list[tuple[str, str]]]  # returnStatus, [(code, description)]
+
+
+@dataclass
+class ReturnOutcome:
+    answers: dict[tuple[int, int], Answer] = field(default_factory=dict)  # (file, node) -> answer
+    returned_lines: list[dict[str, Any]] = field(default_factory=list)
+    ledger: list[dict[str, Any]] = field(default_factory=list)  # allowance given back
+
+
+def judge_returns(
+    returns: list[dict[str, Any]],
+    return_lines: list[dict[str, Any]],
+    decisions: dict[tuple[str, str], dict[str, Any]],
+    tax_lines: dict[tuple[str, str], list[dict[str, Any]]],
+    returned_before: set[tuple[str, str, int]],
+    window: Callable[[dt.date], int | None],
+) -> ReturnOutcome:
+    """Each return (a CEB625 head with `_file`, `_node`) accepted or refused, in application
+    order (`app_time`, then `guid`): a line returned once cannot be returned again.
+
+    `decisions` and `tax_lines` are keyed by (agent_code, cop_no); `window(release_date)` is the
+    return_application_days parameter in force on the release date (None: no return provided).
+    """
+    outcome = ReturnOutcome()
+    lines_of: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for line in return_lines:
+        lines_of.setdefault((line["_file"], line["_node"]), []).append(line)
+    gone = set(returned_before)
+    ordered = sorted(returns, key=lambda r: (r["app_time"] or dt.datetime.min, r["guid"] or ""))
+    for ret in ordered:
+        where = (ret["_file"], ret["_node"])
+        key = (ret["agent_code"] or "", ret["cop_no"])
+        refusal = _refusal(ret, decisions.get(key), window)
+        if refusal is not None:
+            outcome.answers[where] = (REFUSED, [refusal])
+            continue
+        decision = decisions[key]
+        declared = {line["gnum"]: line for line in tax_lines.get(key, [])}
+        named = [line["gnum"] for line in lines_of.get(where, [])]
+        wanted = named or sorted(declared)
+        unknown = [g for g in wanted if g not in declared]
+        if unknown:
+            text = f"line(s) {', '.join(map(str, unknown))} are not lines of {key[1]}"
+            outcome.answers[where] = (REFUSED, [("line_not_in_declaration", text)])
+            continue
+        twice = [g for g in wanted if (key[0], key[1], g) in gone]
+        if twice:
+            text = f"line(s) {', '.join(map(str, twice))} of {key[1]} were returned before"
+            outcome.answers[where] = (REFUSED, [("already_returned", text)])
+            continue
+        whole = len(set(wanted)) == len(declared)
+        value = (
+            decision["dutiable_value"]
+            if whole
+            else sum((declared[g]["tax_price"] for g in set(wanted)), Decimal(0))
+        )
+        for gnum in sorted(set(wanted)):
+            gone.add((key[0], key[1], gnum))
+            line = declared[gnum]
+            outcome.returned_lines.append(
+                {
+                    "agent_code": key[0],
+                    "cop_no": key[1],
+                    "gnum": gnum,
+                    "tax_price": line["tax_price"],
+                    "customs_tax": line["customs_tax"],
+                    "value_added_tax": line["value_added_tax"],
+                    "consumption_tax": line["consumption_tax"],
+                    "returned_at": ret["app_time"],
+                    "return_guid": ret["guid"],
+                }
+            )
+        outcome.ledger.append(
+            {
+                "buyer_id_number": decision["buyer_id_number"],
+                "year": decision["decl_time"].year,
+                "agent_code": key[0],
+                "cop_no": key[1],
+                "value": -value,
+                "entry_time": ret["app_time"],
+            }
+        )
+        what = "the whole declaration list" if whole else f"line(s) {', '.join(map(str, wanted))}"
+        outcome.answers[where] = (
+            ACCEPTED,
+            [("return_accepted", f"{what}: no tax due, {value:.2f} CNY of allowance given back")],
+        )
+    return outcome
+
+
+def _refusal(
+    ret: dict[str, Any], decision: dict[str, Any] | None, window: Callable[[dt.date], int | None]
+) -> tuple[str, str] | None:
+    if decision is None:
+        return ("unknown_declaration", f"no declaration list {ret['cop_no']} has been decided")
+    if decision["status"] != RELEASED:
+        return (
+            "not_released",
+            f"the declaration list has status {decision['status']}: only a released one returns",
+        )
+    released = decision["decided_at"]
+    days = window(released.date())
+    if days is None:
+        return ("return_too_late", f"no return is provided for releases on {released:%Y-%m-%d}")
+    if ret["app_time"] is None or ret["app_time"] > released + dt.timedelta(days=days):
+        return (
+            "return_too_late",
+            f"applied more than {days} days after the release on {released:%Y-%m-%d %H:%M}",
+        )
+    return None
+
+
+def judge_cancellations(
+    cancellations: list[dict[str, Any]], decisions: dict[tuple[str, str], dict[str, Any]]
+) -> dict[tuple[int, int], Answer]:
+    """Every cancellation refused with why: in the batch path a declaration list is decided when
+    it is cleared, so there is never one waiting that a cancellation could withdraw."""
+    answers: dict[tuple[int, int], Answer] = {}
+    for cancel in cancellations:
+        where = (cancel["_file"], cancel["_node"])
+        decision = decisions.get((cancel["agent_code"] or "", cancel["cop_no"]))
+        if decision is None:
+            reason = ("unknown_declaration", f"no declaration list {cancel['cop_no']} is known")
+        elif decision["status"] == RELEASED:
+            reason = (
+                "released_use_return",
+                f"released on {decision['decided_at']:%Y-%m-%d %H:%M}: apply for a return (CEB625)",
+            )
+        else:
+            reason = (
+                "already_rejected",
+                f"rejected (status {decision['status']}): nothing to cancel",
+            )
+        answers[where] = (REFUSED, [reason])
+    return answers
