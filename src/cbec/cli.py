@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cbec.cli_enterprise import enterprise_app
+from cbec.cli_ledgers import tax_app
 from cbec.cli_messages import message_app
 from cbec.policy.errors import PolicyDataError
 from cbec.store import DEFAULT_MEMORY_LIMIT
@@ -32,6 +33,7 @@ policy_app = typer.Typer(help="The rules in force: dated parameters, positive li
 app.add_typer(policy_app, name="policy")
 app.add_typer(enterprise_app, name="enterprise")
 app.add_typer(message_app, name="message")
+app.add_typer(tax_app, name="tax")
 
 # Piped output (logs, CI) is not cut at 80 columns: tables there are read later, in full.
 console = Console(width=None if sys.stdout.isatty() else 160)

@@ -32,7 +32,7 @@ from cbec.engines.duckdb import sequential_pass
 from cbec.ledgers import returns
 from cbec.messages import batch as batch_files
 from cbec.policy.lists import load_positive_list, load_tariff
-from cbec.policy.parameters import load_parameters, policy_periods
+from cbec.policy.parameters import load_parameters, parameter_at, policy_periods
 from cbec.store.embedded import Batch, PendingFile, Store, file_sha256
 
 Progress = Callable[[str], None]
@@ -111,6 +111,7 @@ def _one_version(table: ir.Table, stem: str) -> ir.Table:
 
 
 def _materialize(store: Store, name: str, expr: ir.Table) -> ir.Table:
+    _release(store, name)  # a store kept open clears run after run (the online service)
     return store.con.create_table(name, expr, temp=True)
 
 
@@ -354,21 +355,14 @@ def _returns_and_cancellations(
         decisions,
         tax_lines,
         {(a, c, g) for a, c, g in before},
-        lambda day: _days(policy.periods, "return_application_days", day),
+        lambda day: _whole(parameter_at(policy.periods, "return_application_days", day)),
     )
     outcome.answers.update(returns.judge_cancellations(rows.get("cancellations", []), decisions))
     return outcome
 
 
-def _days(periods: pa.Table, name: str, day: dt.date) -> int | None:
-    """A parameter in days, as in force on `day` (None when it has no value then)."""
-    for row in periods.select(["valid_from", "valid_to", name]).to_pylist():
-        start, end = row["valid_from"], row["valid_to"]
-        start = start.date() if isinstance(start, dt.datetime) else start
-        end = end.date() if isinstance(end, dt.datetime) else end
-        if start <= day and (end is None or day < end):
-            return None if row[name] is None else int(row[name])
-    return None
+def _whole(value: Decimal | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def _returned_tables(store: Store, outcome: returns.ReturnOutcome) -> dict[str, str | None]:

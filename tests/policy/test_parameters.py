@@ -15,11 +15,14 @@ from cbec.policy.parameters import Parameter, load_parameters, policy_periods
 SHIPPED = {
     "annual_limit",
     "indivisible_item_exception",
+    "late_fee_daily_rate",
     "return_application_days",
     "return_arrival_days",
     "single_limit",
     "tariff_factor",
     "tax_factor",
+    "tax_payment_first_day",
+    "tax_payment_last_day",
 }
 
 

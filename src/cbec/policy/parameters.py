@@ -114,3 +114,14 @@ def policy_periods(parameters: dict[str, Parameter]) -> pa.Table:
     fields = [pa.field("valid_from", pa.date32()), pa.field("valid_to", pa.date32())]
     fields += [pa.field(name, pa.decimal128(18, 6)) for name in names]
     return pa.table(columns, schema=pa.schema(fields))
+
+
+def parameter_at(periods: pa.Table, name: str, day: dt.date) -> Decimal | None:
+    """The value of parameter `name` in force on `day`, from a `policy_periods` table (None when
+    it has no value then). For the few look-ups outside the columnar stages."""
+    for row in periods.select(["valid_from", "valid_to", name]).to_pylist():
+        start, end = row["valid_from"], row["valid_to"]
+        if start <= day and (end is None or day < end):
+            value = row[name]
+            return None if value is None else Decimal(value)
+    return None

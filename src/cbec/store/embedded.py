@@ -10,6 +10,7 @@ the store is never half written.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import shutil
 from collections.abc import Iterator, Sequence
@@ -150,6 +151,16 @@ class Store:
         ledger = self.con.table("allowance_ledger")
         return ledger.group_by(["buyer_id_number", "year"]).aggregate(used=ledger.value.sum())
 
+    def released_lists(self, assure_code: str, start: dt.date, end: dt.date) -> pa.Table:
+        """Declaration lists released in [start, end) whose withholding agent is `assure_code`,
+        with their tax assessed (`tax_total`) and the tax of their returned lines."""
+        paths = self.document_paths("inventories")
+        if not paths:
+            return pa.table({name: [] for name in _RELEASED_COLUMNS})
+        return self.con.con.sql(
+            _RELEASED_LISTS, params=[start, end, paths, assure_code]
+        ).to_arrow_table()
+
     def known_files(self) -> set[tuple[str, str]]:
         rows = self.con.raw_sql("SELECT stem, sha256 FROM document_files").fetchall()
         return {(stem, sha) for stem, sha in rows}
@@ -272,6 +283,37 @@ class Store:
         ).fetchall()
         return bool(found)
 
+
+# Released lists of a period with their agent and the tax returned since.
+_RELEASED_LISTS = """
+WITH released AS (
+    SELECT agent_code, cop_no, invt_no, order_no, decided_at, tax_total
+    FROM decisions WHERE status = 800 AND decided_at >= ? AND decided_at < ?
+), agents AS (
+    SELECT DISTINCT coalesce(agent_code, '') AS agent_code, cop_no, assure_code
+    FROM read_parquet(?)
+), returned AS (
+    SELECT agent_code, cop_no,
+           sum(customs_tax + value_added_tax + consumption_tax) AS tax_returned
+    FROM returned_lines GROUP BY ALL
+)
+SELECT r.invt_no, r.cop_no, r.order_no, a.assure_code, r.decided_at, r.tax_total,
+       coalesce(t.tax_returned, 0) AS tax_returned
+FROM released r
+JOIN agents a USING (agent_code, cop_no)
+LEFT JOIN returned t USING (agent_code, cop_no)
+WHERE a.assure_code = ?
+ORDER BY r.decided_at, r.invt_no
+"""
+_RELEASED_COLUMNS = (
+    "invt_no",
+    "cop_no",
+    "order_no",
+    "assure_code",
+    "decided_at",
+    "tax_total",
+    "tax_returned",
+)
 
 _ENTERPRISE_QUERY = (
     "SELECT code, name, roles, cert_pem, api_key_sha256, disabled, created_at FROM enterprises"
