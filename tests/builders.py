@@ -198,14 +198,43 @@ def declaration(
 def merge(*parts: Rows) -> Rows:
     merged: Rows = {stem: [] for stem in STEMS}
     for part in parts:
-        for stem in STEMS:
-            merged[stem].extend(part.get(stem, []))
+        for stem, rows in part.items():
+            merged.setdefault(stem, []).extend(rows)
     return merged
+
+
+def stock_entry(
+    items: dict[str, Any],
+    when: str = "2000-01-01T00:00:00",
+    ems_no: str = "T2991W000001",
+    cop_no: str = "RK1",
+) -> Rows:
+    """A CEB711 entry list putting `items` (itemRecordNo -> qty, legal unit) into the account
+    book `ems_no` (the builders' bonded declarations use T2991W000001 and R1, R2 ...)."""
+    head = {
+        "guid": f"G-ENTRY-{cop_no}",
+        "app_type": "1",
+        "app_time": when,
+        "app_status": "2",
+        "customs_code": "2991",
+        "cop_no": cop_no,
+        "operator_code": "3301960002",
+        "operator_name": "Bonded warehouse",
+        "ie_flag": "I",
+        "ems_no": ems_no,
+        "area_code": "3301960002",
+    }
+    lines = [
+        {"operator_code": "3301960002", "cop_no": cop_no, "gnum": n, "item_record_no": item,
+         "qty": str(qty)}
+        for n, (item, qty) in enumerate(sorted(items.items()), start=1)
+    ]  # fmt: skip
+    return {"deliveries": [head], "delivery_lines": lines}
 
 
 def write_jsonl(folder: Path, rows: Rows) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for stem in STEMS:
+    for stem in (*STEMS, *(s for s in rows if s not in STEMS)):
         with (folder / f"{stem}.jsonl").open("w", encoding="utf-8") as handle:
             for row in rows.get(stem, []):
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")

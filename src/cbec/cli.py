@@ -15,8 +15,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cbec.cli_enterprise import enterprise_app
-from cbec.cli_ledgers import tax_app
+from cbec.cli_ledgers import tax_app, warehouse_app
 from cbec.cli_messages import message_app
+from cbec.cli_stats import report, simulate_history, stats
+from cbec.cli_whatif import policy_diff, whatif
 from cbec.policy.errors import PolicyDataError
 from cbec.store import DEFAULT_MEMORY_LIMIT
 
@@ -34,6 +36,12 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(enterprise_app, name="enterprise")
 app.add_typer(message_app, name="message")
 app.add_typer(tax_app, name="tax")
+app.add_typer(warehouse_app, name="warehouse")
+policy_app.command("diff")(policy_diff)
+app.command("whatif")(whatif)
+app.command("stats")(stats)
+app.command("report")(report)
+app.command("simulate-history")(simulate_history)
 
 # Piped output (logs, CI) is not cut at 80 columns: tables there are read later, in full.
 console = Console(width=None if sys.stdout.isatty() else 160)

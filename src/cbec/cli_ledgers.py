@@ -10,13 +10,18 @@ import datetime as dt
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from cbec.store.embedded import Store
+
 tax_app = typer.Typer(help="Tax bills of the withholding agents.", no_args_is_help=True)
+warehouse_app = typer.Typer(help="Bonded stock (1210, 1239).", no_args_is_help=True)
 console = Console(width=None if sys.stdout.isatty() else 160)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 FORMATS = ("table", "csv", "parquet")
@@ -56,44 +61,26 @@ def tax_bills(
 ) -> None:
     """The agent's bills for the lists released in the period: due from day 31 to day 45 after
     release unless returned, then a late fee of 0.05 % a day."""
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
-
     from cbec.ledgers.tax_bills import bills
     from cbec.policy.parameters import load_parameters, policy_periods
-    from cbec.store.embedded import Store, StoreError
 
     try:
         start, end = period_bounds(period)
         day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    if output not in FORMATS:
-        raise _fail(f"--format {output!r}: write table, csv or parquet")
-    if output != "table" and out is None:
-        raise _fail(f"--format {output} needs --out FILE")
-    if not db.exists():
-        raise _fail(f"{db}: no such store; clear some declarations first (cbec clear)")
+    if output not in FORMATS or (output != "table" and out is None):
+        _write(pa.table({}), output, out)  # the same clear error as the other commands
+    store = _open(db)
     try:
-        store = Store(db)
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
-    try:
-        table = bills(
-            store.released_lists(agent, start, end), day, policy_periods(load_parameters())
-        )
+        released = store.released_lists(agent, start, end)
     finally:
         store.close()
-    if output == "csv":
-        assert out is not None
-        pcsv.write_csv(table, out)
-    elif output == "parquet":
-        assert out is not None
-        pq.write_table(table, out)
-    else:
-        _print(table, agent, period, day)
+    table = bills(released, day, policy_periods(load_parameters()))
+    if _write(table, output, out):
+        console.print(f"{table.num_rows:,} bill(s) of {agent} for {period} in {out}")
         return
-    console.print(f"{table.num_rows:,} bill(s) of {agent} for {period} in {out}")
+    _print(table, agent, period, day)
 
 
 def _print(table: object, agent: str, period: str, day: dt.date) -> None:
@@ -146,3 +133,93 @@ def _print(table: object, agent: str, period: str, day: dt.date) -> None:
         f"{totals['fee']:,.2f}",
     )
     console.print(view)
+
+
+def _open(db: Path) -> Store:
+    from cbec.store.embedded import Store, StoreError
+
+    if not db.exists():
+        raise _fail(f"{db}: no such store; clear some declarations first (cbec clear)")
+    try:
+        return Store(db)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _write(table: pa.Table, output: str, out: Path | None) -> bool:
+    """Write csv or parquet to `out`; False for the screen table."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    if output not in FORMATS:
+        raise _fail(f"--format {output!r}: write table, csv or parquet")
+    if output == "table":
+        return False
+    if out is None:
+        raise _fail(f"--format {output} needs --out FILE")
+    if output == "csv":
+        pcsv.write_csv(table, out)
+    else:
+        pq.write_table(table, out)
+    return True
+
+
+@warehouse_app.command("stock")
+def warehouse_stock(
+    db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
+        "cbec.duckdb"
+    ),
+    ems_no: Annotated[
+        str | None, typer.Option("--ems-no", help="One bonded account book only.")
+    ] = None,
+    output: Annotated[str, typer.Option("--format", help="table, csv or parquet.")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", help="File for csv or parquet.")] = None,
+) -> None:
+    """Stock per account book and item record: entered (CEB711), released, returned, on hand."""
+    store = _open(db)
+    try:
+        table = store.stock(ems_no)
+    finally:
+        store.close()
+    if _write(table, output, out):
+        console.print(f"{table.num_rows:,} item record(s) in {out}")
+        return
+    view = Table(title="Bonded stock (legal unit)", title_justify="left")
+    for name in table.column_names:
+        view.add_column(name, justify="left" if name in ("ems_no", "item_record_no") else "right")
+    for row in table.to_pylist():
+        view.add_row(*("" if v is None else f"{v:,}" if isinstance(v, Decimal) else str(v)
+                       for v in row.values()))  # fmt: skip
+    console.print(view)
+
+
+@warehouse_app.command("reconcile")
+def warehouse_reconcile(
+    db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
+        "cbec.duckdb"
+    ),
+) -> None:
+    """Check the stock ledger against the released bonded declarations: the quantity released
+    per item must equal what their lines declared. Exit status 1 if any item differs."""
+    store = _open(db)
+    try:
+        table = store.stock_reconciliation()
+    finally:
+        store.close()
+    differing = [
+        row
+        for row in table.to_pylist()
+        if (row["ledger_released"] or 0) != (row["declared_released"] or 0)
+    ]
+    console.print(
+        f"{table.num_rows:,} item record(s) released; "
+        f"{len(differing):,} differ between the ledger and the declarations."
+    )
+    for row in differing[:50]:
+        console.print(
+            f"  {row['ems_no']} {row['item_record_no']}: ledger {row['ledger_released']}, "
+            f"declarations {row['declared_released']}",
+            highlight=False,
+        )
+    if differing:
+        raise typer.Exit(1)

@@ -18,13 +18,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cbec.documents.reading import RowError
-from cbec.documents.schemas import IMPORT_DOCUMENTS
+from cbec.documents.schemas import DELIVERY, DELIVERY_LINE, IMPORT_DOCUMENTS
 from cbec.messages.batch import MessageFile, concat, message_paths, read_message_files
 from cbec.messages.parse import NODE_COLUMN, ParsedMessage
 from cbec.store.embedded import Store
 
 FILE_COLUMN = "_file"
-CLEARED_STEMS = {d.stem: d for d in IMPORT_DOCUMENTS}
+# The families a run clears from: the import documents, and the bonded entry lists that stock.
+CLEARED_DOCUMENTS = (*IMPORT_DOCUMENTS, DELIVERY, DELIVERY_LINE)
+CLEARED_STEMS = {d.stem: d for d in CLEARED_DOCUMENTS}
 # Documents judged after the decisions, by the ledgers (rows kept with their file and node).
 LEDGER_STEMS = ("returns", "return_lines", "cancellations")
 CHANGE_OR_DELETE = ("2", "3")

@@ -29,7 +29,7 @@ from cbec.clearance.money import fen_to_money
 from cbec.documents.reading import ANSWERED_BY_KEY, DocumentSource, RowError, read_folder
 from cbec.documents.schemas import DECISION, TAX_LINE, Document
 from cbec.engines.duckdb import sequential_pass
-from cbec.ledgers import returns
+from cbec.ledgers import returns, stock
 from cbec.messages import batch as batch_files
 from cbec.policy.lists import load_positive_list, load_tariff
 from cbec.policy.parameters import load_parameters, parameter_at, policy_periods
@@ -138,7 +138,7 @@ def clear(
     con = store.con
 
     step("reading documents")
-    sources = read_folder([p for p in inputs_given if p.is_dir()])
+    sources = read_folder([p for p in inputs_given if p.is_dir()], intake.CLEARED_DOCUMENTS)
     started = time.perf_counter()
     messages = intake.take_in(inputs_given, store, require_signatures)
     message_seconds = time.perf_counter() - started
@@ -206,6 +206,15 @@ def clear(
 
     step("annual allowance")
     passed = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
+    # Bonded stock first (DESIGN.md, "Sequential ledgers", step 2), then the allowance.
+    wanted = _materialize(
+        store, "stock_demand", stock.demand(lines, heads).semi_join(judged.filter(passed), KEY)
+    )
+    new_entries = _materialize(store, "new_stock_entries", _stock_entries(store, inputs))
+    short = _judge_stock(store, wanted, new_entries)
+    judged = attach(judged, short)
+    judged = judged.mutate(r_stock_insufficient=judged.r_stock_insufficient.fill_null(False))
+    passed = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
     candidates = _materialize(store, "candidates", limits.allowance_candidates(judged, passed))
     over_annual = _judge_allowance(store, candidates)
     judged = attach(judged, over_annual)
@@ -253,6 +262,10 @@ def clear(
     _release(store, "new_decisions", "line_tax", "lines", "declarations", "decided_now")
     _materialize(store, "new_serials", _serials(new_decisions))
     _materialize(store, "new_ledger", _ledger_entries(new_decisions))
+    released_now = new_decisions.filter(new_decisions.status == decide.RELEASED)
+    moves = new_entries.union(stock.releases(wanted, released_now), distinct=False)
+    _materialize(store, "new_stock_moves", moves)
+    _release(store, "stock_demand")
     new_count = new_decisions.count().to_pyarrow().as_py()
 
     step("writing results")
@@ -267,7 +280,7 @@ def clear(
             serials="new_serials",
             declarations=new_count,
             files=pending,
-            **_returned_tables(store, ledgers),
+            **{"stock": "new_stock_moves", **_returned_tables(store, ledgers)},
         )
         store.commit(batch)
     result = _write_outputs(store, found, unreadable, out, errors, new_count)
@@ -373,7 +386,21 @@ def _returned_tables(store: Store, outcome: returns.ReturnOutcome) -> dict[str, 
     ledger = pa.Table.from_pylist(outcome.ledger, schema=LEDGER_RETURN)
     _materialize(store, "new_returned_lines", ibis.memtable(lines))
     _materialize(store, "new_ledger_returns", ibis.memtable(ledger))
-    return {"returned_lines": "new_returned_lines", "ledger_returns": "new_ledger_returns"}
+    # Bonded goods returned go back into the stock their release took them from.
+    store.con.con.execute(
+        "CREATE OR REPLACE TEMP TABLE new_stock_all AS SELECT * FROM new_stock_moves UNION ALL "
+        "SELECT m.ems_no, m.item_record_no, -m.qty AS qty, 'return' AS kind, m.source_code, "
+        "m.cop_no, m.gnum, r.returned_at AS entry_time "
+        "FROM (SELECT * EXCLUDE (batch_id) FROM stock_ledger UNION ALL "
+        "SELECT * FROM new_stock_moves) m "
+        "JOIN new_returned_lines r ON m.kind = 'release' AND m.source_code = r.agent_code "
+        "AND m.cop_no = r.cop_no AND m.gnum = r.gnum"
+    )
+    return {
+        "returned_lines": "new_returned_lines",
+        "ledger_returns": "new_ledger_returns",
+        "stock": "new_stock_all",
+    }
 
 
 RETURNED_LINE = pa.schema(
@@ -488,6 +515,28 @@ def _unreadable_table(keys: set[tuple[str, str]]) -> ir.Table:
 
 def _any(table: ir.Table, columns: list[str]) -> ir.BooleanValue:
     return any_true(*(table[name] for name in columns))
+
+
+KEY = ["agent_code", "cop_no"]
+
+
+def _stock_entries(store: Store, inputs: dict[str, ir.Table]) -> ir.Table:
+    """This run's entry-list lines not booked before (an entry list sent twice counts once)."""
+    entries = stock.entries(inputs["deliveries"], inputs["delivery_lines"]).distinct()
+    booked = store.table("stock_ledger").filter(lambda t: t.kind == "entry")
+    return entries.anti_join(booked, ["source_code", "cop_no", "gnum"])
+
+
+def _judge_stock(store: Store, wanted: ir.Table, new_entries: ir.Table) -> ir.Table:
+    """Bonded declarations refused for stock: a sequential pass over the contested items."""
+    booked = store.table("stock_ledger")
+    ledger = booked.select(*stock.ITEM, qty=booked.qty.cast(stock.QTY))
+    moves = ledger.union(new_entries.select(*stock.ITEM, "qty"), distinct=False)
+    on_hand = moves.group_by(list(stock.ITEM)).aggregate(stock=moves.qty.sum())
+    ordered = stock.contested(wanted, on_hand)
+    judged = sequential_pass(ordered, ("pass_key",), stock.judge_stock)
+    refused = judged.filter(pc.invert(judged["verdict"])).select(KEY)
+    return ibis.memtable(refused).distinct().mutate(r_stock_insufficient=ibis.literal(True))
 
 
 def _judge_allowance(store: Store, candidates: ir.Table) -> ir.Table:

@@ -67,6 +67,7 @@ _NAME_KEYS: dict[str, tuple[str, ...]] = {
     "payments": ("pay_transaction_id",),
     "waybills": ("logistics_no",),
     "inventories": ("cop_no",),
+    "deliveries": ("cop_no",),
 }
 
 
@@ -142,7 +143,7 @@ def receipts_for(files: list[MessageFile], outcome: Outcome) -> Iterator[Receipt
                 yield from _inventory_receipts(
                     row, problems, refused, decisions, tax_lines, outcome, billed
                 )
-            elif head_stem in ("orders", "payments", "waybills"):
+            elif head_stem in ("orders", "payments", "waybills", "deliveries"):
                 yield _document_receipt(reply, head_stem, row, problems, refused)
             elif (index, node) in outcome.answers:
                 status, info = outcome.answers[(index, node)]

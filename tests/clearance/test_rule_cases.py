@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from builders import BUYER_ID, declaration, merge, write_jsonl
+from builders import BUYER_ID, declaration, merge, stock_entry, write_jsonl
 from cbec.pipeline import Policy, clear
 from cbec.policy.lists import POSITIVE_LIST_SCHEMA, TARIFF_SCHEMA
 from cbec.store.embedded import Store
@@ -104,6 +104,16 @@ def _policy(case: dict[str, Any], gcodes: set[str], folder: Path) -> Policy:
     )
 
 
+def _stock(case: dict[str, Any], specs: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The bonded stock of a case: `stock` (itemRecordNo -> qty) when it gives one, else ample
+    stock of every item record its bonded declarations use (R1, R2 ... by line)."""
+    if "stock" in case:
+        return stock_entry(case["stock"])
+    bonded = [s for s in specs if str(s.get("mode", case.get("mode", "9610"))) != "9610"]
+    lines = max((len(s["lines"]) for s in bonded), default=0)
+    return stock_entry({f"R{n}": 1000 for n in range(1, lines + 1)}) if bonded else {}
+
+
 @pytest.mark.parametrize("case", _load_cases())
 def test_rule_case(case: dict[str, Any], tmp_path: Path) -> None:
     assert case.get("reference"), "every rule case cites its regulation"
@@ -122,6 +132,7 @@ def test_rule_case(case: dict[str, Any], tmp_path: Path) -> None:
                 omit=tuple(spec.get("omit", ())),
             )
         )
+    parts.append(_stock(case, specs))
     folder = write_jsonl(tmp_path / "in", merge(*parts))
     gcodes = {line["gcode"] for spec in specs for line in spec["lines"]}
     policy = _policy(case, gcodes, tmp_path)

@@ -122,7 +122,7 @@ def test_files_are_named_in_sending_order(day: Day, parsed: Parsed) -> None:
     ordinals = [int(m.group(1)) for m in matches if m]
     codes = [m.group(2) for m in matches if m]
     assert ordinals == list(range(1, len(names) + 1))
-    assert codes == sorted(codes, key=SENDING_ORDER.index)  # orders, payments, waybills, lists
+    assert codes == sorted(codes, key=SENDING_ORDER.index)  # stock, orders ... lists
     assert [message.type.code for _, _, message in parsed] == codes
     assert {code: codes.count(code) for code in SENDING_ORDER} == summary.messages
     assert summary.files == len(names)
@@ -309,7 +309,8 @@ def test_the_command_writes_messages(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "messages" in result.output
     files = sorted(out.glob("*.xml"))
-    assert files[0].name == "0000001_CEB311.xml" and files[-1].name.endswith("_CEB621.xml")
+    # The bonded stock arrives first (CEB711), the declaration lists last.
+    assert files[0].name == "0000001_CEB711.xml" and files[-1].name.endswith("_CEB621.xml")
     assert all(parse_message(f.read_bytes()).nodes <= 25 for f in files)
     assert pq.read_table(out / f"{TRUTH.stem}.parquet").num_rows == 200
     assert sorted(p.name for p in out.iterdir() if p.suffix != ".xml") == ["truth.parquet"]

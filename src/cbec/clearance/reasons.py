@@ -198,6 +198,14 @@ REASONS: tuple[Reason, ...] = (
         "Cai Guan Shui [2016] No. 18; [2018] No. 49",
     ),
     Reason(
+        "stock_insufficient",
+        "stock",
+        "A bonded declaration (1210, 1239): the stock of an item record in its account book "
+        "(emsNo, itemRecordNo), entered by CEB711 entry lists less what earlier releases took, "
+        "does not cover its lines (qty1, else qty).",
+        "GACC Announcement 2018 No. 194 (bonded import: goods in stock before sale)",
+    ),
+    Reason(
         "over_annual_limit",
         "limits",
         "The buyer's admitted value this calendar year plus this declaration exceeds the annual "

@@ -53,9 +53,10 @@ from cbec.simulate.defects import DefectRates
 from cbec.simulate.simulator import SimulationSummary, simulate_day
 
 NODES_PER_MESSAGE = 50
-SENDING_ORDER = ("311", "411", "511", "621")
+SENDING_ORDER = ("711", "311", "411", "511", "621")  # stock arrives before the day's sales
 SENDERS: dict[str, tuple[tuple[str, str], ...]] = {
     # message code -> (code column, name column) of its sender, the first present one
+    "711": (("operator_code", "operator_name"),),
     "311": (("ebp_code", "ebp_name"),),
     "411": (("pay_code", "pay_name"),),
     "511": (("logistics_code", "logistics_name"),),

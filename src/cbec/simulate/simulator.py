@@ -26,6 +26,7 @@ from cbec.simulate.goods import BONDED_ONLY, EXCLUDED, UNLISTED, Catalog
 from cbec.simulate.ledger import over_annual_limit
 from cbec.simulate.people import Population
 from cbec.simulate.plan import LUXURY, make_plan
+from cbec.simulate.stock import StockDemand
 from cbec.simulate.traffic import generate
 from cbec.simulate.world import World
 
@@ -95,6 +96,7 @@ def simulate_day(
     agent = np.empty(parcels, dtype=np.int8)
 
     out.mkdir(parents=True, exist_ok=True)
+    stock = StockDemand()
     writers = {
         d.stem: pq.ParquetWriter(out / f"{d.stem}.parquet", d.schema, compression="zstd")
         for d in IMPORT_DOCUMENTS
@@ -121,6 +123,7 @@ def simulate_day(
                 app_lead[chunk.serial] = chunk.decl - chunk.invt_app
                 value[chunk.serial] = chunk.dutiable
                 agent[chunk.serial] = chunk.agent
+                stock.add(tables["inventories"], tables["inventory_lines"])
                 del chunk
                 settle()
                 pending = [pool.submit(writers[stem].write_table, t) for stem, t in tables.items()]
@@ -130,6 +133,8 @@ def simulate_day(
     finally:
         for writer in writers.values():
             writer.close()
+
+    stock.write(out, day, seed)
 
     prefixes = [a.prefix for a in world.agents]
     rank = np.argsort(np.argsort(prefixes)).astype(np.int64)  # copNo order follows the prefix

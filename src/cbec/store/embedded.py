@@ -48,6 +48,10 @@ _DDL = (
         agent_code VARCHAR, cop_no VARCHAR, gnum INTEGER, tax_price DECIMAL(18,2),
         customs_tax DECIMAL(18,2), value_added_tax DECIMAL(18,2), consumption_tax DECIMAL(18,2),
         returned_at TIMESTAMP, return_guid VARCHAR, batch_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS stock_ledger (
+        ems_no VARCHAR, item_record_no VARCHAR, qty DECIMAL(18,5), kind VARCHAR,
+        source_code VARCHAR, cop_no VARCHAR, gnum INTEGER, entry_time TIMESTAMP,
+        batch_id VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS invt_serials (
         customs_code VARCHAR, year INTEGER, last_serial BIGINT,
         PRIMARY KEY (customs_code, year))""",
@@ -87,6 +91,8 @@ class Batch:
     serials: str
     declarations: int
     files: list[PendingFile] = field(default_factory=list)
+    # Bonded stock moves: entry-list lines in, released declaration lines out (a table).
+    stock: str | None = None
     # Accepted returns: their lines, and the allowance they give back (tables, when any).
     returned_lines: str | None = None
     ledger_returns: str | None = None
@@ -161,6 +167,32 @@ class Store:
             _RELEASED_LISTS, params=[start, end, paths, assure_code]
         ).to_arrow_table()
 
+    def stock(self, ems_no: str | None = None) -> pa.Table:
+        """Stock per account book and item record: entered, released, returned, on hand."""
+        where = "WHERE ems_no = ?" if ems_no else ""
+        return self.con.con.sql(
+            "SELECT ems_no, item_record_no, "
+            "sum(qty) FILTER (WHERE kind = 'entry') AS entered, "
+            "-sum(qty) FILTER (WHERE kind = 'release') AS released, "
+            "sum(qty) FILTER (WHERE kind = 'return') AS returned, "
+            f"sum(qty) AS on_hand FROM stock_ledger {where} "
+            "GROUP BY ALL ORDER BY ems_no, item_record_no",
+            params=[ems_no] if ems_no else None,
+        ).to_arrow_table()
+
+    def stock_reconciliation(self) -> pa.Table:
+        """Per item: the stock released according to the ledger, and according to the released
+        bonded declarations' lines in the stored documents; they must agree."""
+        heads = self.document_paths("inventories")
+        lines = self.document_paths("inventory_lines")
+        if not heads or not lines:
+            return self.con.con.sql(
+                "SELECT ems_no, item_record_no, -sum(qty) AS ledger_released, "
+                "CAST(NULL AS DECIMAL(38,5)) AS declared_released FROM stock_ledger "
+                "WHERE kind = 'release' GROUP BY ALL"
+            ).to_arrow_table()
+        return self.con.con.sql(_RECONCILIATION, params=[heads, lines]).to_arrow_table()
+
     def known_files(self) -> set[tuple[str, str]]:
         rows = self.con.raw_sql("SELECT stem, sha256 FROM document_files").fetchall()
         return {(stem, sha) for stem, sha in rows}
@@ -219,6 +251,12 @@ class Store:
                     "INSERT OR REPLACE INTO invt_serials SELECT customs_code, year, last_serial "
                     f"FROM {batch.serials}"
                 )
+                if batch.stock is not None:
+                    raw.execute(
+                        "INSERT INTO stock_ledger SELECT ems_no, item_record_no, qty, kind, "
+                        f"source_code, cop_no, gnum, entry_time, '{batch.batch_id}' "
+                        f"FROM {batch.stock}"
+                    )
                 if batch.returned_lines is not None:
                     raw.execute(
                         "INSERT INTO returned_lines SELECT agent_code, cop_no, gnum, tax_price, "
@@ -314,6 +352,28 @@ _RELEASED_COLUMNS = (
     "tax_total",
     "tax_returned",
 )
+
+# Stock taken out by the ledger against what the released bonded lists declared (qty1, else qty).
+_RECONCILIATION = """
+WITH heads AS (
+    SELECT DISTINCT coalesce(agent_code, '') AS agent_code, cop_no, ems_no FROM read_parquet(?)
+), lines AS (
+    SELECT DISTINCT coalesce(agent_code, '') AS agent_code, cop_no, gnum, item_record_no,
+           coalesce(qty1, qty) AS qty FROM read_parquet(?)
+), declared AS (
+    SELECT h.ems_no, l.item_record_no, sum(l.qty) AS declared_released
+    FROM decisions d JOIN heads h USING (agent_code, cop_no)
+    JOIN lines l USING (agent_code, cop_no)
+    WHERE d.status = 800 AND d.trade_mode IN ('1210', '1239')
+    GROUP BY ALL
+), ledger AS (
+    SELECT ems_no, item_record_no, -sum(qty) AS ledger_released
+    FROM stock_ledger WHERE kind = 'release' GROUP BY ALL
+)
+SELECT ems_no, item_record_no, ledger_released, declared_released
+FROM ledger FULL JOIN declared USING (ems_no, item_record_no)
+ORDER BY ems_no, item_record_no
+"""
 
 _ENTERPRISE_QUERY = (
     "SELECT code, name, roles, cert_pem, api_key_sha256, disabled, created_at FROM enterprises"

@@ -1,0 +1,292 @@
+"""`cbec policy diff` and `cbec whatif`: what a reform changes in the rules, and in a period.
+
+`policy diff BASE REFORM...` prints the parameters, positive-list rows and tariff rows that differ
+between BASE (`current`, or a reform file applied to the current rules) and BASE with the REFORM
+files applied in turn. `whatif` re-clears a period's recorded declarations under the current rules
+and under the reforms, in scratch stores (the store is only read), and compares the two.
+A bad reform file, period or store is one line on stderr and exit status 1 (docs/whatif.md).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cbec.policy.errors import PolicyDataError
+from cbec.store import DEFAULT_MEMORY_LIMIT
+
+if TYPE_CHECKING:
+    from cbec.policy.reforms import Reform, RowChanges, Rules
+    from cbec.stats.periods import Period
+    from cbec.whatif.report import Report
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+FORMATS = ("table", "json", "html")
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _rules(
+    tariff: Path | None, positive_list: Path | None, reforms: list[Path]
+) -> tuple[Rules, list[Reform]]:
+    """The current rules and the reform files, read and checked."""
+    from cbec.policy.reforms import current_rules, load_reform
+
+    try:
+        current = current_rules(tariff=tariff, positive_list=positive_list)
+        return current, [load_reform(path, current.parameters) for path in reforms]
+    except PolicyDataError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _applied(rules: Rules, reforms: list[Reform]) -> Rules:
+    from cbec.policy.reforms import apply_reforms
+
+    try:
+        return apply_reforms(rules, reforms)
+    except PolicyDataError as exc:  # a file a reform names, a tariff row it cannot complete
+        raise _fail(str(exc)) from None
+
+
+# cbec policy diff ------------------------------------------------------------------------------
+
+
+def policy_diff(
+    base: Annotated[
+        str, typer.Argument(help="`current` (the rules cbec applies), or a reform file.")
+    ],
+    reforms: Annotated[
+        list[Path], typer.Argument(help="Reform file(s) applied on top of BASE, in order.")
+    ],
+    rows: Annotated[
+        int, typer.Option("--rows", min=0, help="List and tariff rows shown per table; 0: all.")
+    ] = 50,
+) -> None:
+    """Show what REFORM changes from BASE: parameters, positive-list rows, tariff rows."""
+    from cbec.policy.reforms import CURRENT, diff
+
+    given = [] if base == CURRENT else [Path(base)]
+    current, loaded = _rules(None, None, [*given, *reforms])
+    before = _applied(current, loaded[: len(given)])
+    after = _applied(before, loaded[len(given) :])
+    found = diff(before, after)
+    title = " + ".join(r.name for r in loaded[len(given) :])
+    console.print(f"[bold]{escape(title)}[/] compared with {escape(base)}", highlight=False)
+    if found.empty:
+        console.print("No difference.")
+        return
+    if found.parameters:
+        table = Table(title="Parameters (value from each date)", title_justify="left")
+        for column in ("parameter", "unit", "before", "after"):
+            table.add_column(column)
+        for change in found.parameters:
+            table.add_row(change.name, change.unit, _dated(change.before), _dated(change.after))
+        console.print(table)
+    _print_rows(
+        "Positive list",
+        found.positive_list,
+        ("code", "name", "remark_kind", "valid_from", "valid_to"),
+        rows,
+    )
+    _print_rows(
+        "Tariff",
+        found.tariff,
+        (
+            "code",
+            "name",
+            "mfn_rate",
+            "provisional_rate",
+            "vat_rate",
+            "consumption_rate",
+            "consumption_min_unit_price",
+            "consumption_specific",
+            "valid_from",
+            "valid_to",
+        ),
+        rows,
+    )
+
+
+def _dated(values: Any) -> str:
+    return "\n".join(f"{v.since}  {v.value:f}" for v in values) or "-"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"  # 0.090000 as 0.09
+    return escape(str(value))
+
+
+def _print_rows(title: str, changes: RowChanges, columns: tuple[str, ...], limit: int) -> None:
+    rows = [("removed", r) for r in changes.removed] + [("added", r) for r in changes.added]
+    if not rows:
+        return
+    rows.sort(key=lambda item: (item[1]["code"], item[0] != "removed", str(item[1]["valid_from"])))
+    table = Table(
+        title=f"{title}: {len(changes.removed):,} row(s) removed, {len(changes.added):,} added "
+        f"({len(changes.codes):,} code(s))",
+        title_justify="left",
+    )
+    table.add_column("")
+    for column in columns:
+        table.add_column(column.replace("consumption_", "ct_"))
+    shown = rows if limit == 0 else rows[:limit]
+    for change, row in shown:
+        style = "red" if change == "removed" else "green"
+        cells = [_cell(row[c]) for c in columns]
+        table.add_row(f"[{style}]{change}[/]", *cells)
+    if len(shown) < len(rows):
+        table.caption = f"… and {len(rows) - len(shown):,} more (--rows 0 shows all)"
+        table.caption_justify = "left"
+    console.print(table)
+
+
+# cbec whatif -----------------------------------------------------------------------------------
+
+
+def whatif(
+    db: Annotated[Path, typer.Option("--db", help="The store whose declarations are replayed.")],
+    period: Annotated[
+        str,
+        typer.Option("--period", help="Declarations of: 2024, 2024-H1, 2024-Q2, 2024-06, a day."),
+    ],
+    reform: Annotated[
+        list[Path],
+        typer.Option("--reform", help="Reform file; repeat to combine (later ones win)."),
+    ],
+    output_format: Annotated[
+        str, typer.Option("--format", help="table (default), json, or html (with charts).")
+    ] = "table",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="File to write (json, html); default: stdout, whatif.html."),
+    ] = None,
+    tariff: Annotated[
+        Path | None, typer.Option("--tariff", help="Tariff CSV of the current rules, as in clear.")
+    ] = None,
+    positive_list: Annotated[
+        Path | None,
+        typer.Option("--positive-list", help="Positive-list CSV of the current rules."),
+    ] = None,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir",
+            help="Keep the scratch runs (inputs, both scenarios' decisions) here; default: a "
+            "temporary folder, removed afterwards.",
+        ),
+    ] = None,
+    memory_limit: Annotated[
+        str,
+        typer.Option(
+            "--memory-limit", envvar="CBEC_MEMORY_LIMIT", help="Engine memory before spilling."
+        ),
+    ] = DEFAULT_MEMORY_LIMIT,
+) -> None:
+    """Re-clear a period's recorded declarations under reformed rules, beside the current rules,
+    without touching the store; report what changes."""
+    from cbec.stats.periods import Period, PeriodError
+    from cbec.whatif.replay import ReplayError
+
+    output_format = output_format.lower()
+    if output_format not in FORMATS:
+        raise _fail(f"--format {output_format!r} is not a format; write table, json or html")
+    if output_format == "html" and out is None:
+        out = Path("whatif.html")
+    try:
+        span = Period.parse(period)
+    except PeriodError as exc:
+        raise _fail(f"--period {exc}") from None
+    if not db.is_file():
+        raise _fail(f"--db {db}: no store there")
+    current, loaded = _rules(tariff, positive_list, reform)
+    reformed = _applied(current, loaded)
+    try:
+        if work_dir is not None:
+            report = _run(db, span, current, reformed, loaded, work_dir, memory_limit)
+        else:
+            with tempfile.TemporaryDirectory(prefix="cbec-whatif-") as scratch:
+                report = _run(db, span, current, reformed, loaded, Path(scratch), memory_limit)
+    except ReplayError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        _write(report, output_format, out)
+    except OSError as exc:
+        raise _fail(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+
+
+def _run(
+    db: Path,
+    span: Period,
+    current: Rules,
+    reformed: Rules,
+    reforms: list[Reform],
+    workdir: Path,
+    memory_limit: str,
+) -> Report:
+    from cbec.whatif.replay import policy_of, replay
+    from cbec.whatif.report import ReformInfo, build_report
+
+    policies = {"baseline": policy_of(current), "reform": policy_of(reformed)}
+    steps = 1 + 7 * len(policies) + 1
+    with Progress(
+        TextColumn("[bold]{task.description:<34}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,  # the report follows; an error leaves its one line alone
+    ) as bar:
+        task = bar.add_task("whatif", total=steps)
+
+        def advance(label: str) -> None:
+            bar.update(task, description=label, advance=1)
+
+        replayed = replay(db, span, policies, workdir, memory_limit, progress=advance)
+        advance("comparing")
+        infos = [ReformInfo(r.name, r.description, str(r.path)) for r in reforms]
+        report = build_report(replayed, infos)
+        bar.update(task, completed=steps, description="done")
+    return report
+
+
+def _write(report: Report, output_format: str, out: Path | None) -> None:
+    from cbec.whatif import render
+
+    if output_format == "json":
+        text = render.to_json(report)
+        if out is None:
+            sys.stdout.write(text)
+            return
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {out}.", highlight=False)
+        return
+    console.print(escape(render.headline(report)), highlight=False)
+    for table in render.tables(report):
+        console.print(table)
+    if output_format == "html" and out is not None:
+        out.write_text(render.to_html(report), encoding="utf-8")
+        console.print(f"Wrote {out} (charts; opens without a network).", highlight=False)
+    elif out is not None:
+        with out.open("w", encoding="utf-8") as handle:
+            plain = Console(file=handle, width=160)
+            plain.print(escape(render.headline(report)), highlight=False)
+            for table in render.tables(report):
+                plain.print(table)
+        console.print(f"Wrote {out}.", highlight=False)

@@ -1,0 +1,248 @@
+"""Re-clear the declarations a store recorded in a period, in scratch stores, under given rules.
+
+The store is opened read-only and never written. Its recorded declarations of the period (those
+whose decision's `decl_time` falls in it) are copied, with the companion documents they name, to a
+scratch input folder; each scenario then clears that folder with the ordinary batch pipeline into
+its own empty scratch store, whose allowance ledger is first seeded with what the store's buyers
+had used in the same calendar year before the period (admitted declarations declared before it,
+less returns entered before it), and its bonded stock ledger with the stock on hand per item
+(entry lists booked before the period ended, less releases and returns before it began). Both
+scenarios see the same documents, the same allowance and stock before, and the same order of
+judgement, so they compare like for like. Returns and cancellations entered during the period are
+not replayed (they are messages about decisions, not declarations).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from cbec.documents.schemas import IMPORT_DOCUMENTS, Document
+from cbec.pipeline import Policy, clear
+from cbec.policy.reforms import Rules
+from cbec.stats.periods import Period
+from cbec.store import DEFAULT_MEMORY_LIMIT
+from cbec.store.embedded import Store
+
+Progress = Callable[[str], None]
+
+
+class ReplayError(Exception):
+    """The replay cannot be done (no store, no declarations in the period); the message says why."""
+
+
+def policy_of(rules: Rules) -> Policy:
+    return Policy(periods=rules.periods, positive_list=rules.positive_list, tariff=rules.tariff)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One re-clearing: its name and the pipeline's output files."""
+
+    name: str
+    decisions: Path
+    tax_lines: Path
+
+
+@dataclass(frozen=True)
+class Replay:
+    period: Period
+    declarations: int  # recorded declarations of the period, re-cleared in each scenario
+    inputs: Path  # the scratch input folder (inventories.parquet etc.)
+    recorded: Path  # the store's own decisions of the period, as recorded
+    scenarios: dict[str, Scenario]
+
+
+# Companion documents and how a declaration names them.
+_COMPANIONS = {
+    "orders": ("ebp_code", "order_no"),
+    "order_lines": ("ebp_code", "order_no"),
+    "payments": ("ebp_code", "order_no"),
+    "waybills": ("logistics_code", "logistics_no"),
+}
+_DOCUMENTS = {document.stem: document for document in IMPORT_DOCUMENTS}
+
+
+def replay(
+    db: Path,
+    period: Period,
+    policies: Mapping[str, Policy],
+    workdir: Path,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    progress: Progress | None = None,
+) -> Replay:
+    """Re-clear the store's declarations of `period` once per policy, in scratch stores under
+    `workdir`; the store at `db` is only read."""
+    step = progress or (lambda _: None)
+    if not db.is_file():
+        raise ReplayError(f"--db {db}: no store there")
+    if workdir.exists() and any(workdir.iterdir()):  # a scratch store must start empty
+        raise ReplayError(f"--work-dir {workdir} is not empty; give a new or empty folder")
+    inputs = workdir / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    step("reading the period")
+    count = _extract(db, period, inputs, workdir, memory_limit)
+    if count == 0:
+        raise ReplayError(
+            f"no recorded declarations in {period.label} ({period.start} to {period.end}, "
+            f"end excluded) in {db}"
+        )
+    scenarios = {}
+    for name, policy in policies.items():
+        scenarios[name] = _clear_scenario(name, policy, inputs, workdir, memory_limit, step)
+    return Replay(period, count, inputs, inputs / "recorded.parquet", scenarios)
+
+
+def _clear_scenario(
+    name: str, policy: Policy, inputs: Path, workdir: Path, memory_limit: str, step: Progress
+) -> Scenario:
+    out = workdir / name / "out"
+    store = Store(workdir / name / "scratch.duckdb", memory_limit=memory_limit)
+    try:
+        # The allowance used before the period, one ledger entry per buyer and year.
+        store.con.con.execute(
+            "INSERT INTO allowance_ledger (buyer_id_number, year, agent_code, cop_no, value, "
+            "kind, batch_id) SELECT buyer_id_number, year, '', '', used, "
+            "'used before the period', 'whatif' FROM read_parquet(?)",
+            [str(inputs / "used_before.parquet")],
+        )
+        # The bonded stock on hand for the period, one ledger entry per item.
+        stock = inputs / "stock_before.parquet"
+        if stock.exists() and _has_table(store.con.con, None, "stock_ledger"):
+            store.con.con.execute(
+                "INSERT INTO stock_ledger (ems_no, item_record_no, qty, kind, batch_id) "
+                "SELECT ems_no, item_record_no, on_hand, 'on hand for the period', 'whatif' "
+                "FROM read_parquet(?)",
+                [str(stock)],
+            )
+        clear([inputs], store, out, policy, progress=lambda label: step(f"{name}: {label}"))
+    finally:
+        store.close()
+    return Scenario(name, out / "decisions.parquet", out / "tax_lines.parquet")
+
+
+def _extract(db: Path, period: Period, inputs: Path, workdir: Path, memory_limit: str) -> int:
+    """Write the period's declarations, their companions, the store's decisions of the period
+    and the allowance used before it to `inputs`; the number of declarations."""
+    con = duckdb.connect(config={"memory_limit": memory_limit})
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"SET temp_directory = {_quoted(str(workdir / 'spill'))}")
+        try:
+            con.execute(f"ATTACH {_quoted(str(db))} AS recorded (READ_ONLY)")
+        except duckdb.Error as exc:
+            raise ReplayError(
+                f"cannot read the store {db}: {exc}. Check that it is a cbec store and that no "
+                "other cbec process is writing to it."
+            ) from None
+        start, end = (dt.datetime.combine(d, dt.time()) for d in (period.start, period.end))
+        con.execute(
+            "CREATE TEMP TABLE period_keys AS SELECT agent_code, cop_no, buyer_id_number, "
+            "decl_time FROM recorded.decisions WHERE decl_time >= ? AND decl_time < ?",
+            [start, end],
+        )
+        _copy(
+            con,
+            "SELECT * FROM recorded.decisions WHERE decl_time >= ? AND decl_time < ? "
+            "ORDER BY agent_code, cop_no",
+            inputs / "recorded.parquet",
+            [start, end],
+        )
+        documents_dir = db.with_name(db.name + ".documents")
+        for stem in ("inventories", "inventory_lines"):
+            rows = _stored(con, stem, documents_dir)
+            if rows is None:
+                continue
+            keyed = f"SELECT * REPLACE (coalesce(agent_code, '') AS agent_code) FROM {rows}"
+            _copy(
+                con,
+                f"SELECT * FROM ({keyed}) SEMI JOIN period_keys USING (agent_code, cop_no)",
+                inputs / f"{stem}.parquet",
+            )
+        declarations = inputs / "inventories.parquet"
+        if not declarations.exists():
+            return 0
+        for stem, (first, second) in _COMPANIONS.items():
+            rows = _stored(con, stem, documents_dir)
+            if rows is None:
+                continue
+            _copy(
+                con,
+                f"SELECT * FROM {rows} SEMI JOIN (SELECT DISTINCT {first}, {second} FROM "
+                f"read_parquet({_quoted(str(declarations))})) USING ({first}, {second})",
+                inputs / f"{stem}.parquet",
+            )
+        # The allowance used in each calendar year of the period before it began, by the buyers
+        # who declare in it: the store's ledger entries of declarations declared earlier, less
+        # what returns entered before the period gave back.
+        _copy(
+            con,
+            "SELECT l.buyer_id_number, l.year, sum(l.value) AS used "
+            "FROM recorded.allowance_ledger l JOIN recorded.decisions d "
+            "ON l.agent_code = d.agent_code AND l.cop_no = d.cop_no "
+            "WHERE l.year BETWEEN ? AND ? "
+            "AND l.buyer_id_number IN (SELECT buyer_id_number FROM period_keys) "
+            "AND CASE WHEN l.kind = 'admitted' THEN d.decl_time < ? ELSE l.entry_time < ? END "
+            "GROUP BY ALL ORDER BY ALL",
+            inputs / "used_before.parquet",
+            [period.start.year, (period.end - dt.timedelta(days=1)).year, start, start],
+        )
+        # The bonded stock the period's declarations could draw on: what entered before the
+        # period ended (entry lists are not judged), less what was released or otherwise moved
+        # before it began.
+        if _has_table(con, "recorded", "stock_ledger"):
+            _copy(
+                con,
+                "SELECT ems_no, item_record_no, sum(qty) AS on_hand FROM recorded.stock_ledger "
+                "WHERE CASE WHEN kind = 'entry' THEN entry_time < ? ELSE entry_time < ? END "
+                "GROUP BY ALL ORDER BY ALL",
+                inputs / "stock_before.parquet",
+                [end, start],
+            )
+        found = con.execute(
+            f"SELECT count(*) FROM (SELECT DISTINCT agent_code, cop_no FROM "
+            f"read_parquet({_quoted(str(declarations))}))"
+        ).fetchall()
+        return int(found[0][0])
+    finally:
+        con.close()
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, database: str | None, name: str) -> bool:
+    """Whether `database` (None: the connection's own) has the table `name`."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = coalesce(?, current_database()) AND table_name = ?",
+        [database, name],
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def _stored(con: duckdb.DuckDBPyConnection, stem: str, documents_dir: Path) -> str | None:
+    """A SQL relation of every stored row of a family in its canonical columns, or None."""
+    paths = [
+        str(documents_dir / row[0])
+        for row in con.execute(
+            "SELECT path FROM recorded.document_files WHERE stem = ? ORDER BY path", [stem]
+        ).fetchall()
+    ]
+    if not paths:
+        return None
+    document: Document = _DOCUMENTS[stem]
+    files = "[" + ", ".join(_quoted(p) for p in paths) + "]"
+    columns = ", ".join(document.schema.names)
+    return f"(SELECT {columns} FROM read_parquet({files}, union_by_name = true))"
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection, query: str, target: Path, parameters: list[object] | None = None
+) -> None:
+    con.execute(f"COPY ({query}) TO {_quoted(str(target))} (FORMAT parquet)", parameters or [])
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
