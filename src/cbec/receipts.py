@@ -147,7 +147,7 @@ def receipts_for(files: list[MessageFile], outcome: Outcome) -> Iterator[Receipt
                 yield _document_receipt(reply, head_stem, row, problems, refused)
             elif (index, node) in outcome.answers:
                 status, info = outcome.answers[(index, node)]
-                yield _answered(reply, row, status, info)
+                yield _answered(reply, head_stem, row, status, info)
             else:
                 info = problems_info(problems) or [("not_processed", describe("not_processed"))]
                 yield _document_receipt(reply, head_stem, row, [], refused or info)
@@ -164,22 +164,17 @@ def _document_receipt(
     problems: list[Problem],
     refused: list[tuple[str, str]],
 ) -> Receipt:
+    """120 accepted, or 100 with the format problems and refusals."""
     info = problems_info(problems) + refused
     status = REJECTED if info else ACCEPTED
-    fields = MESSAGES[reply].head.document.columns
-    receipt = {c: row.get(c) for c in fields if c in row}
-    receipt.update(
-        guid=row.get("guid"),
-        return_status=status,
-        return_time=row.get("app_time"),
-        return_info=return_info(info or [("accepted", describe("accepted"))]),
-    )
-    key = "-".join(str(row.get(k) or "") for k in _NAME_KEYS.get(stem, ("guid",)))
-    return Receipt(reply, receipt, key or str(row.get("guid")))
+    return _answered(reply, stem, row, status, info or [("accepted", describe("accepted"))])
 
 
-def _answered(reply: str, row: dict[str, Any], status: int, info: list[tuple[str, str]]) -> Receipt:
-    """A receipt whose status the ledgers decided (a return accepted, a cancellation refused)."""
+def _answered(
+    reply: str, stem: str, row: dict[str, Any], status: int, info: list[tuple[str, str]]
+) -> Receipt:
+    """The receipt of one business node: the answered document's fields the receipt carries,
+    its guid, and the status with its reasons (the batch clock: the document's own time)."""
     fields = MESSAGES[reply].head.document.columns
     receipt = {c: row.get(c) for c in fields if c in row}
     receipt.update(
@@ -188,7 +183,8 @@ def _answered(reply: str, row: dict[str, Any], status: int, info: list[tuple[str
         return_time=row.get("app_time"),
         return_info=return_info(info),
     )
-    return Receipt(reply, receipt, str(row.get("cop_no") or row.get("guid")))
+    key = "-".join(str(row.get(k) or "") for k in _NAME_KEYS.get(stem, ("cop_no",)))
+    return Receipt(reply, receipt, key.strip("-") or str(row.get("guid")))
 
 
 def _inventory_receipts(
