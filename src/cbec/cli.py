@@ -17,6 +17,7 @@ from rich.table import Table
 from cbec.cli_enterprise import enterprise_app
 from cbec.cli_ledgers import tax_app, warehouse_app
 from cbec.cli_messages import message_app
+from cbec.cli_serve import serve
 from cbec.cli_stats import report, simulate_history, stats
 from cbec.cli_whatif import policy_diff, whatif
 from cbec.policy.errors import PolicyDataError
@@ -42,6 +43,7 @@ app.command("whatif")(whatif)
 app.command("stats")(stats)
 app.command("report")(report)
 app.command("simulate-history")(simulate_history)
+app.command("serve")(serve)
 
 # Piped output (logs, CI) is not cut at 80 columns: tables there are read later, in full.
 console = Console(width=None if sys.stdout.isatty() else 160)

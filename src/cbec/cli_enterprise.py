@@ -87,6 +87,14 @@ def add(
         Path | None,
         typer.Option("--cert", help="PEM certificate its message signatures are checked with."),
     ] = None,
+    issue_key: Annotated[
+        bool,
+        typer.Option(
+            "--issue-key",
+            help="Issue an API key for `cbec serve` (replacing any earlier one); printed once, "
+            "only its SHA-256 is stored.",
+        ),
+    ] = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Register an enterprise, or update the name, roles and certificate of a registered one."""
@@ -103,8 +111,17 @@ def add(
     with _store(db, create=True) as store:
         existed = store.enterprise(code) is not None
         store.add_enterprise(code, name.strip(), roles, cert_pem)
+        key = _issue_key(store, code) if issue_key else None
     verb = "Updated" if existed else "Registered"
     console.print(f"{verb} {code} ({name.strip()}): {', '.join(roles)}.", highlight=False)
+    if key is not None:
+        console.print(f"API key (shown once, only its SHA-256 is stored): {key}", highlight=False)
+
+
+def _issue_key(store: Store, code: str) -> str:
+    from cbec.service.auth import issue_key
+
+    return issue_key(store.con.con, code)
 
 
 @enterprise_app.command("list")

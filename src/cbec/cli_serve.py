@@ -1,0 +1,55 @@
+"""`cbec serve`: the online clearance service over one store (docs/service.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+def serve(
+    db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
+        "cbec.duckdb"
+    ),
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+) -> None:
+    """Serve the HTTP API: enterprises post CEB messages and read their receipts.
+
+    Settings come from CBEC_... environment variables (docs/service.md); the operator's token
+    from CBEC_ADMIN_TOKEN, or generated and printed once at the first start.
+    """
+    import uvicorn
+
+    from cbec.service import auth
+    from cbec.service.app import create_app, create_service
+    from cbec.service.settings import Settings, SettingsError
+    from cbec.store.embedded import Store, StoreError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    try:
+        generated = auth.set_admin_token(store.con.con, settings.admin_token)
+        if generated is not None:
+            console.print(
+                f"Operator token (shown once, stored hashed): {generated}", highlight=False
+            )
+        app = create_app(create_service(store, settings))
+        console.print(f"cbec serving {db} on http://{host}:{port} (API at /docs)", highlight=False)
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        store.close()

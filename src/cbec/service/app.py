@@ -1,0 +1,79 @@
+"""The FastAPI application of `cbec serve`, built around one open store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from cbec import pipeline
+from cbec.service import auth, intake
+from cbec.service.batcher import Batcher
+from cbec.service.deps import ReceiptSignal, Service
+from cbec.service.metrics import Metrics
+from cbec.service.routes import declarations, health, messages, receipts
+from cbec.service.settings import Settings
+from cbec.store.embedded import Store
+
+
+def create_service(
+    store: Store, settings: Settings, policy: pipeline.Policy | None = None
+) -> Service:
+    """The service's parts around `store` (its intake and receipt tables created if needed)."""
+    intake.prepare(store.con.con)
+    lock = threading.RLock()
+    metrics = Metrics()
+    recorded = ReceiptSignal()
+    policy = policy or pipeline.Policy.load()
+    batcher = Batcher(store, lock, policy, settings, metrics, recorded.notify)
+    return Service(
+        store=store,
+        settings=settings,
+        lock=lock,
+        metrics=metrics,
+        limiter=auth.RateLimiter(settings.rate_per_second, settings.rate_burst),
+        batcher=batcher,
+        receipts_recorded=recorded,
+    )
+
+
+def create_app(service: Service, run_batcher: bool = True) -> FastAPI:
+    """The application; with `run_batcher`, the micro-batcher runs in a thread while it serves
+    (tests drive it instead with `service.batcher.flush()`)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if run_batcher:
+            service.batcher.start()
+        try:
+            yield
+        finally:
+            if run_batcher:
+                service.batcher.stop()
+
+    app = FastAPI(
+        title="cbec",
+        summary="Online clearance of cross-border e-commerce parcels: CEB messages in, receipts "
+        "out.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    for module in (messages, receipts, declarations, health):
+        app.include_router(module.router)
+
+    @app.exception_handler(auth.Refusal)
+    async def refused(_: Request, exc: auth.Refusal) -> JSONResponse:
+        headers = {}
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        if exc.status == 429:
+            headers["Retry-After"] = "1"
+        return JSONResponse(
+            {"error": exc.code, "detail": exc.detail}, status_code=exc.status, headers=headers
+        )
+
+    return app

@@ -1,0 +1,182 @@
+"""The micro-batcher: clears what the intake log holds, a batch at a time, with `pipeline.clear`.
+
+A batch is at most `batch_max_messages` entries. The first message after a quiet spell waits
+`batch_max_seconds` for others; then batches follow one another until no message waits. A
+batch's messages are written to a temporary folder, one file each, and cleared against the open
+store on the wall clock (`as_of` = now, DESIGN.md "Time"). The receipts the pipeline writes go to
+the enterprises that sent what they answer (a receipt's business `guid` is the `guid` of the
+document it answers), recorded in one transaction with the entries' processed marks.
+
+A crash anywhere loses nothing: entries stay unprocessed until that transaction commits, and are
+cleared again at restart. That produces no second decision (the pipeline never re-decides a
+declaration the store holds, and answers it from the stored decision) and no second receipt (a
+receipt's own `guid` is derived from what it answers; recording is unique by it). A batch that
+fails is retried message by message; a message that fails alone is marked failed, kept, and
+counted, so that one bad message cannot stop the queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from lxml import etree
+
+from cbec import pipeline
+from cbec.messages.catalog import NAMESPACE
+from cbec.service import intake
+from cbec.service.metrics import Metrics
+from cbec.service.settings import Settings
+from cbec.store.embedded import Store
+
+log = logging.getLogger("cbec.service")
+
+_RECEIPT_FILE = re.compile(r"^CEB(\d{3})_")
+
+
+class Batcher:
+    def __init__(
+        self,
+        store: Store,
+        lock: threading.RLock,
+        policy: pipeline.Policy,
+        settings: Settings,
+        metrics: Metrics,
+        on_receipts: Callable[[], None] = lambda: None,
+        clock: Callable[[], dt.datetime] = intake.now,
+    ):
+        self.store = store
+        self.lock = lock
+        self.policy = policy
+        self.settings = settings
+        self.metrics = metrics
+        self.on_receipts = on_receipts
+        self.clock = clock
+        self.wake = threading.Event()  # set by an intake: a batch may be ready
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # Driving -----------------------------------------------------------------------------
+
+    def flush(self) -> int:
+        """Clears every entry waiting, batch after batch; returns how many were cleared."""
+        total = 0
+        while cleared := self.clear_one_batch():
+            total += cleared
+        return total
+
+    def clear_one_batch(self) -> int:
+        """Clears the oldest waiting entries (one batch at most); returns how many."""
+        with self.lock:
+            entries = intake.pending(self.store.con.con, self.settings.batch_max_messages)
+            if entries:
+                self._clear(entries)
+        return len(entries)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self.wake.set()  # entries left by an earlier run (a crash) are cleared first
+        self._thread = threading.Thread(target=self._run, name="cbec-batcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            # The first message of a batch waits up to batch_max_seconds for others.
+            self.wake.wait()
+            self.wake.clear()
+            if self._stop.wait(self.settings.batch_max_seconds):
+                break
+            try:
+                self.flush()
+            except Exception:  # the store failed: keep serving, try again at the next message
+                log.exception("clearing a micro-batch failed; its messages stay in the intake")
+                self._stop.wait(1.0)
+                self.wake.set()
+
+    # Clearing ----------------------------------------------------------------------------
+
+    def _clear(self, entries: list[intake.Entry]) -> None:
+        try:
+            receipts, when = self._clear_in_folder(entries)
+        except Exception as exc:
+            if len(entries) > 1:
+                log.warning("a batch of %d failed (%s); clearing one by one", len(entries), exc)
+                for entry in entries:
+                    self._clear([entry])
+                return
+            entry = entries[0]
+            log.exception("message %d (guid %s) could not be cleared", entry.id, entry.guid)
+            intake.record(self.store.con.con, [entry.id], [], self.clock(), failure=str(exc))
+            self.metrics.add("cbec_batch_failures_total")
+            return
+        added = intake.record(self.store.con.con, [e.id for e in entries], receipts, when)
+        self.metrics.add("cbec_batches_total")
+        self.metrics.add("cbec_batch_messages_total", len(entries))
+        self.metrics.add("cbec_receipts_recorded_total", added)
+        if added:
+            self.on_receipts()
+
+    def _clear_in_folder(
+        self, entries: list[intake.Entry]
+    ) -> tuple[list[intake.ReceiptRow], dt.datetime]:
+        when = self.clock()
+        with tempfile.TemporaryDirectory(prefix="cbec-batch-") as temporary:
+            folder = Path(temporary) / "messages"
+            folder.mkdir()
+            for entry in entries:
+                (folder / _file_name(entry.id)).write_bytes(entry.body)
+            out = Path(temporary) / "out"
+            pipeline.clear([folder], self.store, out, self.policy, as_of=when)
+            return _receipts(out / "receipts", entries), when
+
+
+def _file_name(entry_id: int) -> str:
+    return f"{entry_id:012d}.xml"
+
+
+def _receipts(folder: Path, entries: list[intake.Entry]) -> list[intake.ReceiptRow]:
+    """The receipts written under `folder`, each for the senders of what it answers."""
+    senders: dict[str, list[intake.Entry]] = {}
+    for entry in entries:
+        for guid in entry.node_guids:
+            senders.setdefault(guid, []).append(entry)
+    by_file = {_file_name(e.id).removesuffix(".xml"): e for e in entries}
+    rows = []
+    for path in sorted(folder.glob("*.xml")) if folder.exists() else []:
+        match = _RECEIPT_FILE.match(path.name)
+        if match is None:
+            continue
+        code = match.group(1)
+        data = path.read_bytes()
+        root = etree.fromstring(data)  # cbec's own output, just written
+        business_guid = root.findtext(f".//{{{NAMESPACE}}}guid")
+        answered = senders.get(business_guid or "", [])
+        if code == "900":  # a message unreadable as a whole: named after its file
+            stem = path.name.split("_")[1]
+            answered = [by_file[stem]] if stem in by_file else []
+        if not answered:
+            log.warning("receipt %s answers no message of its batch; not delivered", path.name)
+            continue
+        for entry in {e.sender: e for e in answered}.values():
+            rows.append(
+                intake.ReceiptRow(
+                    recipient=entry.sender,
+                    code=code,
+                    receipt_guid=root.get("guid") or path.stem,
+                    xml=data.decode("utf-8"),
+                    intake_id=entry.id,
+                )
+            )
+    return rows

@@ -1,0 +1,172 @@
+"""The intake log and the receipt log of the online service, two tables in the store.
+
+`service_intake` holds every message acknowledged, as received (its bytes, `guid`, sender, time),
+appended before the 202 is sent; the batcher marks an entry processed in the same transaction that
+records the receipts its clearing produced, in `service_receipts`. An entry is unique by (sender,
+message `guid`): a message sent again returns the first entry's id and is not cleared again. A
+receipt is unique by (recipient, receipt message `guid`), which cbec derives from what it answers,
+so recording the receipts of a batch cleared twice (after a crash between the pipeline's commit and
+this one) adds nothing. Cursors come from a sequence and are given under the service's one lock, so
+a receipt committed later never has a smaller cursor than one a reader has already seen.
+
+DuckDB writes a transaction to its write-ahead log and syncs it at commit: an acknowledged
+message is on disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+CHINA = ZoneInfo("Asia/Shanghai")  # DESIGN.md, "Choices": times in China Standard Time
+
+_DDL = (
+    "CREATE SEQUENCE IF NOT EXISTS service_intake_ids START 1",
+    """CREATE TABLE IF NOT EXISTS service_intake (
+        id BIGINT PRIMARY KEY DEFAULT nextval('service_intake_ids'),
+        sender VARCHAR NOT NULL, guid VARCHAR NOT NULL, message_code VARCHAR NOT NULL,
+        node_guids VARCHAR[] NOT NULL, body BLOB NOT NULL, received_at TIMESTAMP NOT NULL,
+        processed_at TIMESTAMP, failure VARCHAR, UNIQUE (sender, guid))""",
+    "CREATE SEQUENCE IF NOT EXISTS service_receipt_cursors START 1",
+    """CREATE TABLE IF NOT EXISTS service_receipts (
+        cursor BIGINT PRIMARY KEY DEFAULT nextval('service_receipt_cursors'),
+        recipient VARCHAR NOT NULL, code VARCHAR NOT NULL, receipt_guid VARCHAR NOT NULL,
+        xml VARCHAR NOT NULL, intake_id BIGINT, created_at TIMESTAMP NOT NULL,
+        UNIQUE (recipient, receipt_guid))""",
+)
+
+
+def now() -> dt.datetime:
+    """The wall clock in China Standard Time, to the second (the messages' precision)."""
+    return dt.datetime.now(CHINA).replace(tzinfo=None, microsecond=0)
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in _DDL:
+        con.execute(statement)
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    sender: str
+    guid: str
+    message_code: str
+    node_guids: tuple[str, ...]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class ReceiptRow:
+    recipient: str
+    code: str  # "622"
+    receipt_guid: str  # the receipt message's own guid
+    xml: str
+    intake_id: int | None
+
+
+def accept(
+    con: duckdb.DuckDBPyConnection,
+    sender: str,
+    guid: str,
+    message_code: str,
+    node_guids: Sequence[str],
+    body: bytes,
+    received_at: dt.datetime,
+) -> tuple[int, bool]:
+    """Appends a message to the log and commits; returns its id and whether it is new (False: the
+    sender sent this `guid` before, and the first entry's id is returned)."""
+    added = con.execute(
+        "INSERT INTO service_intake (sender, guid, message_code, node_guids, body, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+        [sender, guid, message_code, list(node_guids), body, received_at],
+    ).fetchall()
+    if added:
+        return int(added[0][0]), True
+    known = con.execute(
+        "SELECT id FROM service_intake WHERE sender = ? AND guid = ?", [sender, guid]
+    ).fetchall()
+    return int(known[0][0]), False
+
+
+def pending(con: duckdb.DuckDBPyConnection, limit: int) -> list[Entry]:
+    """The oldest entries not yet processed."""
+    rows = con.execute(
+        "SELECT id, sender, guid, message_code, node_guids, body FROM service_intake "
+        "WHERE processed_at IS NULL ORDER BY id LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [Entry(r[0], r[1], r[2], r[3], tuple(r[4]), bytes(r[5])) for r in rows]
+
+
+def depth(con: duckdb.DuckDBPyConnection) -> int:
+    """Entries waiting to be cleared."""
+    return int(
+        con.execute("SELECT count(*) FROM service_intake WHERE processed_at IS NULL").fetchall()[0][
+            0
+        ]
+    )
+
+
+def record(
+    con: duckdb.DuckDBPyConnection,
+    entry_ids: Sequence[int],
+    receipts: Sequence[ReceiptRow],
+    when: dt.datetime,
+    failure: str | None = None,
+) -> int:
+    """In one transaction: adds the receipts not recorded before and marks the entries processed
+    (with `failure` when they could not be cleared). Returns the receipts added."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        added = 0
+        for receipt in receipts:
+            added += len(
+                con.execute(
+                    "INSERT INTO service_receipts "
+                    "(recipient, code, receipt_guid, xml, intake_id, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING cursor",
+                    [
+                        receipt.recipient,
+                        receipt.code,
+                        receipt.receipt_guid,
+                        receipt.xml,
+                        receipt.intake_id,
+                        when,
+                    ],
+                ).fetchall()
+            )
+        if entry_ids:
+            con.execute(
+                "UPDATE service_intake SET processed_at = ?, failure = ? WHERE id IN "
+                "(SELECT unnest(?))",
+                [when, failure, list(entry_ids)],
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return added
+
+
+@dataclass(frozen=True)
+class StoredReceipt:
+    cursor: int
+    code: str
+    xml: str
+
+
+def receipts_after(
+    con: duckdb.DuckDBPyConnection, recipient: str, after: int, limit: int
+) -> list[StoredReceipt]:
+    """A recipient's receipts with a cursor greater than `after`, oldest first."""
+    rows = con.execute(
+        "SELECT cursor, code, xml FROM service_receipts WHERE recipient = ? AND cursor > ? "
+        "ORDER BY cursor LIMIT ?",
+        [recipient, after, limit],
+    ).fetchall()
+    return [StoredReceipt(int(r[0]), r[1], r[2]) for r in rows]

@@ -1,0 +1,68 @@
+"""`cbec enterprise add --issue-key`, the operator's token, and the settings from the
+environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cbec.cli import app
+from cbec.service import auth
+from cbec.service.settings import Settings, SettingsError
+from cbec.store.embedded import Store
+
+runner = CliRunner()
+ISSUE = ("--issue-key", "--db")
+
+
+def test_issue_key_prints_the_key_once_and_stores_its_hash(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    result = runner.invoke(
+        app,
+        ["enterprise", "add", "3301980001", "--name", "Agent", "--role", "agent", *ISSUE, f"{db}"],
+    )
+    assert result.exit_code == 0, result.output
+    key = result.output.split("API key (shown once, only its SHA-256 is stored): ")[1].split()[0]
+    store = Store(db)
+    try:
+        assert auth.enterprise_by_key(store, key).code == "3301980001"
+        stored = store.enterprise("3301980001")
+        assert stored is not None and stored.api_key_sha256 == auth.key_sha256(key)
+    finally:
+        store.close()
+    listed = runner.invoke(
+        app,
+        ["enterprise", "add", "3301980001", "--name", "Agent", "--role", "agent", "--db", f"{db}"],
+    )
+    assert "API key" not in listed.output
+
+
+def test_the_admin_token_is_generated_once_or_taken_from_the_environment(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.duckdb")
+    try:
+        generated = auth.set_admin_token(store.con.con, None)
+        assert generated is not None and auth.is_admin(store.con.con, generated)
+        assert auth.set_admin_token(store.con.con, None) is None  # not printed again
+        assert auth.set_admin_token(store.con.con, "from-env") is None
+        assert auth.is_admin(store.con.con, "from-env")
+        assert not auth.is_admin(store.con.con, generated)
+    finally:
+        store.close()
+
+
+def test_settings_come_from_cbec_variables() -> None:
+    settings = Settings.from_env(
+        {"CBEC_BATCH_MAX_MESSAGES": "50", "CBEC_BATCH_MAX_SECONDS": "0.1", "CBEC_ADMIN_TOKEN": "t"}
+    )
+    assert (settings.batch_max_messages, settings.batch_max_seconds) == (50, 0.1)
+    assert settings.admin_token == "t"
+    with pytest.raises(SettingsError, match="CBEC_RATE_BURST"):
+        Settings.from_env({"CBEC_RATE_BURST": "many"})
+
+
+def test_serve_is_a_command() -> None:
+    result = runner.invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0
+    assert "--port" in result.output
