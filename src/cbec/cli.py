@@ -17,6 +17,7 @@ from rich.table import Table
 from cbec.cli_enterprise import enterprise_app
 from cbec.cli_ledgers import tax_app, warehouse_app
 from cbec.cli_messages import message_app
+from cbec.cli_risk import risk_app
 from cbec.cli_serve import serve
 from cbec.cli_stats import report, simulate_history, stats
 from cbec.cli_whatif import policy_diff, whatif
@@ -38,6 +39,7 @@ app.add_typer(enterprise_app, name="enterprise")
 app.add_typer(message_app, name="message")
 app.add_typer(tax_app, name="tax")
 app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(risk_app, name="risk")
 policy_app.command("diff")(policy_diff)
 app.command("whatif")(whatif)
 app.command("stats")(stats)

@@ -1,0 +1,1 @@
+"""Risk targeting: features over declaration tables, a learned model, and its evaluation."""
