@@ -14,7 +14,7 @@ from cbec.service import auth, intake
 from cbec.service.batcher import Batcher
 from cbec.service.deps import ReceiptSignal, Service
 from cbec.service.metrics import Metrics
-from cbec.service.routes import declarations, health, messages, receipts
+from cbec.service.routes import dashboard, declarations, health, messages, receipts
 from cbec.service.settings import Settings
 from cbec.store.embedded import Store
 
@@ -62,7 +62,7 @@ def create_app(service: Service, run_batcher: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
-    for module in (messages, receipts, declarations, health):
+    for module in (messages, receipts, declarations, health, dashboard):
         app.include_router(module.router)
 
     @app.exception_handler(auth.Refusal)

@@ -1,0 +1,578 @@
+"""`GET /dashboard`: the operators' live dashboard, and the JSON it reads (docs/statistics.md,
+"Dashboard").
+
+Every figure comes from `cbec.stats` over the store (`operations`, `statistics`, `with_growth`,
+`headline` on the declaration facts); this module only shapes them into JSON. The page is vanilla
+JavaScript with Plotly, whose script cbec serves itself from the installed `plotly` package, so the
+page makes no request off the machine.
+
+Access is the operator's (the admin token, `CBEC_ADMIN_TOKEN`), not an enterprise's key: the login
+form posts the token and gets it back as an HttpOnly, SameSite=Strict cookie; the JSON endpoints
+take the cookie or `Authorization: Bearer TOKEN`. Without either: 401 (the page shows the login
+form).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import html
+import importlib.resources
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+import ibis
+import ibis.expr.types as ir
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from cbec.service import auth
+from cbec.service.deps import Service, ServiceDep
+from cbec.stats import facts, measures
+from cbec.stats.facts import Facts
+from cbec.stats.periods import Period, PeriodError
+from cbec.stats.reference import Reference
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+
+COOKIE = "cbec_operator"
+# Drill-down dimensions -> the `cbec.stats` dimension (facts.DIMENSIONS) they group by.
+DRILLS = ("zone", "enterprise", "chapter", "province", "country")
+TOP = 10
+DECISION_COLUMNS = (
+    "cop_no",
+    "agent_code",
+    "status",
+    "reasons",
+    "decl_time",
+    "decided_at",
+    "trade_mode",
+    "value",
+    "assessed_tax",
+    "province",
+    "country",
+    "ebc_code",
+)
+
+
+@functools.cache
+def _reference() -> Reference:
+    return Reference.load()
+
+
+@functools.cache
+def plotly_js() -> bytes:
+    """Plotly's JavaScript from the installed `plotly` package."""
+    source = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
+    return source.read_bytes()
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: money as a string with its two decimals (exact), times in ISO form."""
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _rows(table: ir.Table) -> list[dict[str, Any]]:
+    plain: list[dict[str, Any]] = _plain(table.to_pyarrow().to_pylist())
+    return plain
+
+
+def _is_operator(running: Service, request: Request, authorization: str | None) -> bool:
+    token = auth.presented_key(authorization, None) or request.cookies.get(COOKIE)
+    with running.lock:
+        return auth.is_admin(running.store.con.con, token)
+
+
+def _require_operator(running: Service, request: Request, authorization: str | None) -> None:
+    if not _is_operator(running, request, authorization):
+        raise auth.Refusal(
+            401,
+            "admin_token_required",
+            "The dashboard needs the operator's token: log in at /dashboard, or send "
+            "'Authorization: Bearer ADMIN_TOKEN'.",
+        )
+
+
+def _period(source: Facts, text: str | None) -> Period:
+    """The period asked for; by default the day of the newest declaration (the store's today)."""
+    if text:
+        try:
+            return Period.parse(text)
+        except PeriodError as exc:
+            raise auth.Refusal(422, "bad_period", str(exc)) from None
+    rows = source.declarations()
+    newest = rows.aggregate(newest=rows.decl_time.max()).to_pyarrow().to_pylist()[0]["newest"]
+    day = newest.date() if newest is not None else dt.date.today()
+    return Period.of("day", day.year, day.month, day.day)
+
+
+def _with_stats(running: Service, work: Callable[[Facts], dict[str, Any]]) -> dict[str, Any]:
+    with running.lock:
+        source = Facts(running.store, _reference())
+        return work(source)
+
+
+def _grouped(source: Facts, by: str, period: Period, top: int | None = TOP) -> list[dict[str, Any]]:
+    table = measures.statistics(source, [by], period.start, period.end)
+    ordered = table.order_by([ibis.desc("declarations"), by])
+    return _rows(ordered.limit(top) if top else ordered)
+
+
+def summary(source: Facts, period: Period) -> dict[str, Any]:
+    """What the dashboard shows for `period` (see the module docstring)."""
+    ops = measures.operations(source, period.start, period.end, top=TOP)
+    held = ops.declarations - ops.admitted - ops.rejected - ops.inspected
+    year = Period.of("year", period.start.year)
+    trend = measures.with_growth(source, ["month"], year.start, year.end)
+    figures = measures.headline(source, period)
+    return {
+        "period": period.label,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "operations": {
+            "declarations": ops.declarations,
+            "admitted": ops.admitted,
+            "rejected": ops.rejected,
+            "inspected": ops.inspected,
+            "days": ops.days,
+            "parcels_per_day": ops.parcels_per_day,
+            "peak_minute": _plain(ops.peak_minute),
+            "peak_minute_declarations": ops.peak_minute_declarations,
+            "busiest_day": _plain(ops.busiest_day),
+            "busiest_day_declarations": ops.busiest_day_declarations,
+            "rejection_rate": ops.rejection_rate,
+            "decision_seconds": ops.decision_seconds,
+        },
+        "status_mix": {
+            "released": ops.admitted,
+            "rejected": ops.rejected,
+            "inspection": ops.inspected,
+            "held": held,
+        },
+        "tax": _plain(
+            {
+                "customs_tax": ops.customs_tax,
+                "value_added_tax": ops.value_added_tax,
+                "consumption_tax": ops.consumption_tax,
+                "tax_total": ops.tax_total,
+            }
+        ),
+        "headline": {
+            "value": _plain(figures.value),
+            "value_year_before": _plain(figures.value_year_before),
+            "growth_pct": figures.growth_pct,
+        },
+        "top_reasons": [{"reason": r, "declarations": n} for r, n in ops.top_reasons],
+        "by_province": _grouped(source, "province", period),
+        "by_country": _grouped(source, "country", period),
+        "by_enterprise": _grouped(source, "enterprise", period),
+        "by_chapter": _grouped(source, "chapter", period),
+        "trend": _plain(trend.to_pylist()),
+    }
+
+
+def drill(source: Facts, by: str, value: str, period: Period) -> dict[str, Any]:
+    """The figures of one zone, enterprise, chapter, province or country over `period`: its
+    totals, and the same measures by month and by mode."""
+    column = facts.DIMENSIONS[by]
+
+    def only(table: ir.Table) -> ir.Table:
+        # An empty value is the group without a code (e.g. province unknown).
+        return table.filter(table[by].isnull() if value == "" else table[by] == value)
+
+    totals = _rows(only(measures.statistics(source, [by], period.start, period.end)))
+    by_month = _rows(only(measures.statistics(source, [by, "month"], period.start, period.end)))
+    by_mode = _rows(only(measures.statistics(source, [by, "mode"], period.start, period.end)))
+    return {
+        "by": by,
+        "column": column,
+        "value": value,
+        "period": period.label,
+        "totals": totals[0] if totals else None,
+        "by_month": by_month,
+        "by_mode": by_mode,
+    }
+
+
+def decisions(source: Facts, limit: int, cop_no: str | None = None) -> list[dict[str, Any]]:
+    """The newest decisions (by decision time), or those of one copNo."""
+    rows = source.declarations()
+    if cop_no is not None:
+        rows = rows.filter(rows.cop_no == cop_no)
+    rows = rows.order_by([ibis.desc("decided_at"), ibis.desc("decl_time"), "cop_no"])
+    return _rows(rows.select(*DECISION_COLUMNS).limit(limit))
+
+
+@router.get("/static/plotly.min.js", include_in_schema=False)
+def plotly_script() -> Response:
+    """Plotly's JavaScript, served from the installed package (no CDN)."""
+    return Response(
+        plotly_js(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+def page(
+    running: ServiceDep,
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+) -> HTMLResponse:
+    """The dashboard; the login form (401) without the operator's token."""
+    if not _is_operator(running, request, authorization):
+        return HTMLResponse(login_page(), status_code=401)
+    return HTMLResponse(DASHBOARD_PAGE)
+
+
+@router.post("/login", response_model=None)
+async def login(running: ServiceDep, request: Request) -> Response:
+    """The login form posts `token`; the right one sets the cookie and goes to the dashboard."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    token = (form.get("token") or [""])[0].strip()
+    with running.lock:
+        valid = auth.is_admin(running.store.con.con, token)
+    if not valid:
+        return HTMLResponse(login_page("That is not the operator's token."), status_code=401)
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="strict", path="/dashboard", max_age=12 * 3600
+    )
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+def logout() -> RedirectResponse:
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.delete_cookie(COOKIE, path="/dashboard")
+    return response
+
+
+@router.get("/api/summary")
+def api_summary(
+    running: ServiceDep,
+    request: Request,
+    period: str | None = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """The figures of `period` (2024, 2024-H1, 2024-Q2, 2024-06, 2024-06-15; by default the day
+    of the newest declaration)."""
+    _require_operator(running, request, authorization)
+    return _with_stats(running, lambda source: summary(source, _period(source, period)))
+
+
+@router.get("/api/drill")
+def api_drill(
+    running: ServiceDep,
+    request: Request,
+    by: str,
+    value: str = "",
+    period: str | None = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """One zone, enterprise, chapter, province or country (`by`) with the code `value`."""
+    _require_operator(running, request, authorization)
+    if by not in DRILLS:
+        raise auth.Refusal(422, "bad_drill", f"by must be one of {', '.join(DRILLS)}")
+    return _with_stats(running, lambda source: drill(source, by, value, _period(source, period)))
+
+
+@router.get("/api/decisions")
+def api_decisions(
+    running: ServiceDep,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """The stream of the newest decisions, newest first."""
+    _require_operator(running, request, authorization)
+    return _with_stats(running, lambda source: {"decisions": decisions(source, limit)})
+
+
+@router.get("/api/declaration/{cop_no}", response_model=None)
+def api_declaration(
+    running: ServiceDep,
+    request: Request,
+    cop_no: str,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any] | JSONResponse:
+    """The decision on one declaration (every agent that declared this copNo)."""
+    _require_operator(running, request, authorization)
+    found = _with_stats(running, lambda source: {"decisions": decisions(source, 50, cop_no)})
+    if not found["decisions"]:
+        return JSONResponse(
+            {"error": "not_found", "detail": f"No decision on copNo {cop_no!r}."},
+            status_code=404,
+        )
+    return {"cop_no": cop_no, **found}
+
+
+def login_page(error: str = "") -> str:
+    message = f'<p id="login-error" class="error">{html.escape(error)}</p>' if error else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>cbec dashboard: log in</title>
+<style>{STYLE}</style></head>
+<body><main class="login">
+<h1>cbec dashboard</h1>
+<p>Operators only: enter the operator's token (CBEC_ADMIN_TOKEN).</p>
+{message}
+<form id="login" method="post" action="/dashboard/login">
+<label>Token <input id="token" name="token" type="password" autocomplete="current-password"
+required></label>
+<button id="login-submit" type="submit">Log in</button>
+</form></main></body></html>"""
+
+
+STYLE = """
+body { font-family: sans-serif; margin: 1rem 2rem; color: #222; }
+.kpis { display: flex; flex-wrap: wrap; gap: 1rem; }
+.kpi { border: 1px solid #ccc; border-radius: 6px; padding: .5rem 1rem; min-width: 9rem; }
+.kpi b { display: block; font-size: 1.4rem; }
+.charts { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 1rem; }
+.chart { height: 320px; border: 1px solid #eee; }
+table { border-collapse: collapse; font-size: .85rem; }
+td, th { border: 1px solid #ddd; padding: 2px 6px; text-align: left; }
+.error { color: #b00; }
+"""
+
+_SCRIPT = r"""
+const $ = (id) => document.getElementById(id);
+const charts = {
+  'chart-province': 'province', 'chart-enterprise': 'enterprise', 'chart-chapter': 'chapter',
+  'chart-country': 'country'
+};
+const category = { type: 'category', automargin: true };
+const layout = (title) => ({ title: { text: title }, margin: { t: 40, l: 50, r: 10, b: 60 } });
+const config = { displayModeBar: false, responsive: true };
+let period = null;
+
+async function api(path) {
+  const response = await fetch(path, { credentials: 'same-origin' });
+  if (response.status === 401) { window.location.reload(); throw new Error('401'); }
+  return [response.status, await response.json()];
+}
+function cell(row, text, attrs) {
+  const td = document.createElement('td');
+  td.textContent = text === null || text === undefined ? '' : String(text);
+  for (const [k, v] of Object.entries(attrs || {})) td.setAttribute(k, v);
+  row.appendChild(td);
+}
+function table(id, header, rows, build) {
+  const el = $(id);
+  el.innerHTML = '';
+  const head = document.createElement('tr');
+  for (const h of header) { const th = document.createElement('th'); th.textContent = h;
+    head.appendChild(th); }
+  el.appendChild(head);
+  for (const r of rows) {
+    const tr = document.createElement('tr'); build(tr, r); el.appendChild(tr);
+  }
+}
+function setKpi(id, value) {
+  const el = $(id);
+  el.textContent = value === null || value === undefined ? 'n/a' : String(value);
+  el.dataset.value = value === null || value === undefined ? '' : String(value);
+}
+function bars(id, rows, key, title) {
+  const names = { province: 'province_name', zone: 'zone_name' };
+  const labels = rows.map((r) => (r[key] === null || r[key] === '' ? '(unknown)'
+    : (names[key] && r[names[key]] ? r[names[key]] + ' ' : '') + r[key]));
+  Plotly.newPlot(id, [{ type: 'bar', x: labels, y: rows.map((r) => r.declarations),
+    customdata: rows.map((r) => (r[key] === null ? '' : r[key])), name: 'declarations' }],
+    { ...layout(title), xaxis: category }, config);
+}
+
+async function loadSummary() {
+  const q = period ? '?period=' + encodeURIComponent(period) : '';
+  const [, s] = await api('/dashboard/api/summary' + q);
+  period = s.period;
+  $('period').value = s.period;
+  setKpi('kpi-period', s.period);
+  setKpi('kpi-declarations', s.operations.declarations);
+  setKpi('kpi-admitted', s.operations.admitted);
+  setKpi('kpi-rejected', s.operations.rejected);
+  setKpi('kpi-peak-minute', s.operations.peak_minute);
+  setKpi('kpi-peak-minute-declarations', s.operations.peak_minute_declarations);
+  setKpi('kpi-parcels-per-day', s.operations.parcels_per_day);
+  setKpi('kpi-value', s.headline.value);
+  setKpi('kpi-growth', s.headline.growth_pct === null ? null : s.headline.growth_pct.toFixed(1));
+  setKpi('kpi-tax-total', s.tax.tax_total);
+  const mix = s.status_mix;
+  Plotly.newPlot('chart-status', [{ type: 'pie', labels: Object.keys(mix),
+    values: Object.values(mix), hole: 0.4 }], layout('Status mix'), config);
+  Plotly.newPlot('chart-trend', [
+    { type: 'bar', x: s.trend.map((r) => r.month), y: s.trend.map((r) => Number(r.value)),
+      name: 'value (CNY)' },
+    { type: 'scatter', mode: 'lines+markers', x: s.trend.map((r) => r.month),
+      y: s.trend.map((r) => r.growth_pct), name: 'growth %', yaxis: 'y2' }],
+    { ...layout('Monthly value and growth on the year'), xaxis: category,
+      yaxis2: { overlaying: 'y', side: 'right', title: { text: 'growth %' } } }, config);
+  bars('chart-province', s.by_province, 'province', 'By province (declarations)');
+  bars('chart-country', s.by_country, 'country', 'By country of origin (declarations)');
+  bars('chart-enterprise', s.by_enterprise, 'enterprise', 'By enterprise (declarations)');
+  bars('chart-chapter', s.by_chapter, 'chapter', 'By tariff chapter (declarations)');
+  Plotly.newPlot('chart-reasons', [{ type: 'bar', orientation: 'h',
+    y: s.top_reasons.map((r) => r.reason), x: s.top_reasons.map((r) => r.declarations) }],
+    { ...layout('Top rejection reasons'), yaxis: category }, config);
+  const taxes = ['customs_tax', 'value_added_tax', 'consumption_tax'];
+  Plotly.newPlot('chart-tax', [{ type: 'bar', x: taxes, y: taxes.map((t) => Number(s.tax[t])) }],
+    { ...layout('Tax assessed (CNY)'), xaxis: category }, config);
+  for (const [id, by] of Object.entries(charts)) {
+    $(id).on('plotly_click', (event) => drill(by, event.points[0].customdata));
+  }
+  table('reasons-table', ['reason', 'declarations'], s.top_reasons, (tr, r) => {
+    cell(tr, r.reason, { 'data-reason': r.reason });
+    cell(tr, r.declarations, { 'data-reason-count': r.reason });
+  });
+  table('province-table', ['province', 'name', 'declarations', 'value', 'tax'], s.by_province,
+    (tr, r) => {
+      const code = r.province === null ? '' : r.province;
+      cell(tr, code); cell(tr, r.province_name);
+      cell(tr, r.declarations, { 'data-province-declarations': code });
+      cell(tr, r.value, { 'data-province-value': code });
+      cell(tr, r.tax_total, { 'data-province-tax': code });
+    });
+  table('country-table', ['country', 'declarations', 'value'], s.by_country, (tr, r) => {
+    const code = r.country === null ? '' : r.country;
+    cell(tr, code);
+    cell(tr, r.declarations, { 'data-country-declarations': code });
+    cell(tr, r.value, { 'data-country-value': code });
+  });
+  $('dashboard').dataset.loaded = 'summary';
+}
+
+async function loadDecisions() {
+  const [, d] = await api('/dashboard/api/decisions?limit=20');
+  table('decisions-table', ['copNo', 'status', 'reasons', 'decided at', 'value', 'tax'],
+    d.decisions, (tr, r) => {
+      tr.dataset.copNo = r.cop_no;
+      cell(tr, r.cop_no); cell(tr, r.status, { 'data-status': r.cop_no });
+      cell(tr, (r.reasons || []).join(', ')); cell(tr, r.decided_at);
+      cell(tr, r.value, { 'data-value': r.cop_no });
+      cell(tr, r.assessed_tax, { 'data-tax': r.cop_no });
+    });
+  $('decisions-table').dataset.loaded = String(d.decisions.length);
+}
+
+async function drill(by, value) {
+  const q = new URLSearchParams({ by: by, value: value === null ? '' : value, period: period });
+  const [, d] = await api('/dashboard/api/drill?' + q);
+  const t = d.totals || {};
+  $('drill-title').textContent = by + ' ' + (value === '' ? '(unknown)' : value);
+  const box = $('drill');
+  box.dataset.by = by; box.dataset.value = value;
+  setKpi('drill-declarations', t.declarations === undefined ? 0 : t.declarations);
+  setKpi('drill-admitted', t.admitted === undefined ? 0 : t.admitted);
+  setKpi('drill-rejected', t.rejected === undefined ? 0 : t.rejected);
+  setKpi('drill-value', t.value === undefined ? '0.00' : t.value);
+  setKpi('drill-tax', t.tax_total === undefined ? '0.00' : t.tax_total);
+  table('drill-modes', ['mode', 'declarations', 'value'], d.by_mode, (tr, r) => {
+    cell(tr, r.mode); cell(tr, r.declarations, { 'data-mode-declarations': r.mode });
+    cell(tr, r.value, { 'data-mode-value': r.mode });
+  });
+  box.hidden = false;
+  box.dataset.loaded = by + ':' + value;
+}
+
+async function lookup(event) {
+  event.preventDefault();
+  const cop = $('lookup-cop').value.trim();
+  if (!cop) return;
+  const [status, d] = await api('/dashboard/api/declaration/' + encodeURIComponent(cop));
+  const out = $('lookup-result');
+  out.dataset.copNo = cop;
+  if (status !== 200) {
+    out.textContent = d.detail; out.dataset.loaded = 'missing'; return;
+  }
+  out.innerHTML = '';
+  const t = document.createElement('table');
+  t.id = 'lookup-table';
+  out.appendChild(t);
+  table('lookup-table', ['agent', 'status', 'reasons', 'declared', 'decided', 'value', 'tax',
+    'province', 'country'], d.decisions, (tr, r) => {
+      cell(tr, r.agent_code); cell(tr, r.status, { 'data-lookup-status': r.agent_code });
+      cell(tr, (r.reasons || []).join(', '), { 'data-lookup-reasons': r.agent_code });
+      cell(tr, r.decl_time); cell(tr, r.decided_at);
+      cell(tr, r.value, { 'data-lookup-value': r.agent_code });
+      cell(tr, r.assessed_tax, { 'data-lookup-tax': r.agent_code });
+      cell(tr, r.province); cell(tr, r.country);
+    });
+  out.dataset.loaded = 'found';
+}
+
+async function refresh() { await loadSummary(); await loadDecisions(); }
+$('period-form').addEventListener('submit', (e) => {
+  e.preventDefault(); period = $('period').value.trim() || null; refresh();
+});
+$('lookup').addEventListener('submit', lookup);
+refresh();
+setInterval(loadDecisions, 10000);
+"""
+
+_KPIS = (
+    ("kpi-period", "period"),
+    ("kpi-declarations", "parcels (declarations)"),
+    ("kpi-admitted", "released"),
+    ("kpi-rejected", "rejected"),
+    ("kpi-parcels-per-day", "parcels a day"),
+    ("kpi-peak-minute", "peak minute"),
+    ("kpi-peak-minute-declarations", "parcels in the peak minute"),
+    ("kpi-value", "value released (CNY)"),
+    ("kpi-growth", "growth on the year (%)"),
+    ("kpi-tax-total", "tax assessed (CNY)"),
+)
+CHARTS = (
+    "chart-status",
+    "chart-trend",
+    "chart-province",
+    "chart-country",
+    "chart-enterprise",
+    "chart-chapter",
+    "chart-reasons",
+    "chart-tax",
+)
+
+DASHBOARD_PAGE = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>cbec dashboard</title>
+<link rel="icon" href="data:,">
+<style>{STYLE}</style>
+<script src="/dashboard/static/plotly.min.js"></script></head>
+<body><main id="dashboard">
+<h1>cbec dashboard</h1>
+<form id="period-form">Period <input id="period" placeholder="2024-06-15, 2024-06, 2024-Q2, 2024">
+<button type="submit">Show</button></form>
+<form method="post" action="/dashboard/logout"><button id="logout">Log out</button></form>
+<section class="kpis">
+{"".join(f'<div class="kpi">{label}<b id="{id_}"></b></div>' for id_, label in _KPIS)}
+</section>
+<section class="charts">
+{"".join(f'<div class="chart" id="{id_}"></div>' for id_ in CHARTS)}
+</section>
+<section id="drill" hidden><h2>Drill-down: <span id="drill-title"></span></h2>
+<div class="kpis">
+<div class="kpi">declarations<b id="drill-declarations"></b></div>
+<div class="kpi">released<b id="drill-admitted"></b></div>
+<div class="kpi">rejected<b id="drill-rejected"></b></div>
+<div class="kpi">value (CNY)<b id="drill-value"></b></div>
+<div class="kpi">tax (CNY)<b id="drill-tax"></b></div>
+</div><table id="drill-modes"></table></section>
+<section><h2>One declaration</h2>
+<form id="lookup"><input id="lookup-cop" placeholder="copNo"><button id="lookup-submit"
+type="submit">Look up</button></form><div id="lookup-result"></div></section>
+<section><h2>Recent decisions</h2><table id="decisions-table"></table></section>
+<section><h2>Top rejection reasons</h2><table id="reasons-table"></table></section>
+<section><h2>By province</h2><table id="province-table"></table></section>
+<section><h2>By country</h2><table id="country-table"></table></section>
+</main>
+<script>{_SCRIPT}</script>
+</body></html>"""

@@ -1,0 +1,178 @@
+"""The dashboard in a real headless Chromium: it loads with no request leaving the machine, every
+chart renders, the numbers shown are the API's, a drill-down and a declaration lookup work.
+Screenshots go to tests/dashboard/artifacts/."""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from dashboard_world import ADMIN_TOKEN, ARTIFACTS, Served
+
+from cbec.service.routes.dashboard import CHARTS
+
+
+@pytest.fixture(scope="module")
+def session(served: Served, browser: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A page logged in to the dashboard, and every URL it requested."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 2400})
+    page = context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(served.base + "/dashboard")
+    assert page.locator("#login").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "login.png"))
+    page.fill("#token", ADMIN_TOKEN)
+    page.click("#login-submit")
+    page.wait_for_selector("#dashboard[data-loaded='summary']")
+    page.wait_for_selector("#decisions-table[data-loaded]", state="attached")
+    try:
+        yield page, requested
+    finally:
+        context.close()
+
+
+def test_without_the_operator_token_401(served: Served) -> None:
+    status, body = served.get("/dashboard/api/summary", token=None)
+    assert status == 401 and body["error"] == "admin_token_required"
+    assert served.get("/dashboard/api/summary", token="wrong")[0] == 401
+    status, page = served.get("/dashboard", token=None)
+    assert status == 401 and b'id="login"' in page
+
+
+def test_a_wrong_token_shows_the_form_again(served: Served, browser: Any) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(served.base + "/dashboard")
+        page.fill("#token", "not-the-token")
+        page.click("#login-submit")
+        page.wait_for_selector("#login-error")
+        assert page.locator("#dashboard").count() == 0
+    finally:
+        page.close()
+
+
+def test_plotly_is_served_from_the_installed_package(served: Served) -> None:
+    status, body = served.get("/dashboard/static/plotly.min.js", token=None)
+    packaged = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
+    assert status == 200 and body == packaged.read_bytes()
+
+
+def test_the_page_requests_nothing_off_the_machine(session: tuple[Any, list[str]]) -> None:
+    _, requested = session
+    assert requested, "no request recorded"
+    hosts = {urlsplit(url).hostname for url in requested if not url.startswith("data:")}
+    assert hosts == {"127.0.0.1"}, requested
+    assert any(url.endswith("/dashboard/static/plotly.min.js") for url in requested)
+
+
+def test_every_chart_renders_an_svg(session: tuple[Any, list[str]]) -> None:
+    page, _ = session
+    for chart in CHARTS:
+        assert page.locator(f"#{chart} .main-svg").count() >= 1, chart
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+
+def _shown(page: Any, selector: str) -> str:
+    text: str = page.locator(selector).inner_text()
+    return text.strip()
+
+
+def test_the_numbers_shown_are_the_apis(served: Served, session: tuple[Any, list[str]]) -> None:
+    page, _ = session
+    status, summary = served.get("/dashboard/api/summary")
+    assert status == 200
+    assert summary["period"] == "2024-06-18"
+    ops = summary["operations"]
+    # The day built in conftest: ten parcels, three rejected, seven released.
+    assert (ops["declarations"], ops["rejected"], ops["admitted"]) == (10, 3, 7)
+    assert ops["peak_minute_declarations"] == 4
+    expected = {
+        "#kpi-period": summary["period"],
+        "#kpi-declarations": str(ops["declarations"]),
+        "#kpi-admitted": str(ops["admitted"]),
+        "#kpi-rejected": str(ops["rejected"]),
+        "#kpi-peak-minute-declarations": str(ops["peak_minute_declarations"]),
+        "#kpi-peak-minute": ops["peak_minute"],
+        "#kpi-value": summary["headline"]["value"],
+        "#kpi-tax-total": summary["tax"]["tax_total"],
+        "#kpi-growth": f"{summary['headline']['growth_pct']:.1f}",
+    }
+    for selector, value in expected.items():
+        assert _shown(page, selector) == value, selector
+    for row in summary["by_province"]:
+        code = row["province"] or ""
+        assert _shown(page, f"[data-province-declarations='{code}']") == str(row["declarations"])
+        assert _shown(page, f"[data-province-value='{code}']") == row["value"]
+    for row in summary["by_country"]:
+        code = row["country"] or ""
+        assert _shown(page, f"[data-country-declarations='{code}']") == str(row["declarations"])
+    for row in summary["top_reasons"]:
+        assert _shown(page, f"[data-reason-count='{row['reason']}']") == str(row["declarations"])
+    status, stream = served.get("/dashboard/api/decisions?limit=20")
+    assert status == 200 and len(stream["decisions"]) == 11
+    for row in stream["decisions"]:
+        assert _shown(page, f"[data-status='{row['cop_no']}']") == str(row["status"])
+        assert _shown(page, f"[data-tax='{row['cop_no']}']") == row["assessed_tax"]
+
+
+@pytest.mark.parametrize("chart,by", [("chart-province", "province"), ("chart-chapter", "chapter")])
+def test_clicking_a_bar_drills_down(
+    served: Served, session: tuple[Any, list[str]], chart: str, by: str
+) -> None:
+    page, _ = session
+    bar = page.locator(f"#{chart} .bars .point path").first
+    bar.scroll_into_view_if_needed()
+    box = bar.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector(f"#drill[data-loaded^='{by}:']")
+    value = page.locator("#drill").get_attribute("data-value")
+    status, drilled = served.get(f"/dashboard/api/drill?by={by}&value={value}&period=2024-06-18")
+    assert status == 200 and drilled["totals"] is not None
+    totals = drilled["totals"]
+    assert _shown(page, "#drill-declarations") == str(totals["declarations"])
+    assert _shown(page, "#drill-admitted") == str(totals["admitted"])
+    assert _shown(page, "#drill-value") == totals["value"]
+    assert _shown(page, "#drill-tax") == totals["tax_total"]
+    for row in drilled["by_mode"]:
+        assert _shown(page, f"[data-mode-declarations='{row['mode']}']") == str(row["declarations"])
+    page.locator("#drill").screenshot(path=str(ARTIFACTS / f"drill-{by}.png"))
+
+
+def test_looking_up_a_declaration(served: Served, session: tuple[Any, list[str]]) -> None:
+    page, _ = session
+    status, found = served.get("/dashboard/api/declaration/D7")
+    assert status == 200 and [row["status"] for row in found["decisions"]] == [100]
+    page.fill("#lookup-cop", "D7")
+    page.click("#lookup-submit")
+    page.wait_for_selector("#lookup-result[data-loaded='found'][data-cop-no='D7']")
+    row = found["decisions"][0]
+    agent = row["agent_code"]
+    assert _shown(page, f"[data-lookup-status='{agent}']") == "100"
+    assert _shown(page, f"[data-lookup-reasons='{agent}']") == ", ".join(row["reasons"])
+    page.locator("#lookup-result").screenshot(path=str(ARTIFACTS / "lookup.png"))
+    assert served.get("/dashboard/api/declaration/NOPE")[0] == 404
+    page.fill("#lookup-cop", "NOPE")
+    page.click("#lookup-submit")
+    page.wait_for_selector("#lookup-result[data-loaded='missing'][data-cop-no='NOPE']")
+
+
+def test_bad_requests_say_what_to_write(served: Served) -> None:
+    status, body = served.get("/dashboard/api/summary?period=June")
+    assert status == 422 and body["error"] == "bad_period"
+    status, body = served.get("/dashboard/api/drill?by=planet&value=x")
+    assert status == 422 and body["error"] == "bad_drill"
+    assert served.get("/dashboard/api/decisions?limit=0")[0] == 422
+
+
+def test_the_summary_of_a_month_has_its_trend(served: Served) -> None:
+    status, summary = served.get("/dashboard/api/summary?period=2024-06")
+    assert status == 200 and summary["operations"]["declarations"] == 10
+    june = [row for row in summary["trend"] if row["month"] == "2024-06"]
+    assert len(june) == 1 and june[0]["growth_pct"] is not None
+    assert summary["headline"]["value_year_before"] == june[0]["value_year_before"]
