@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from cbec.documents.reading import RowError
 from cbec.documents.schemas import DELIVERY, DELIVERY_LINE, IMPORT_DOCUMENTS
+from cbec.exports.clearance import EXPORT_STEMS
 from cbec.messages.batch import MessageFile, concat, message_paths, read_message_files
 from cbec.messages.parse import NODE_COLUMN, ParsedMessage
 from cbec.store.embedded import Store
@@ -42,6 +43,8 @@ class Intake:
     unreadable_keys: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     # Clean rows of returns and cancellations, each with `_file` and `_node`.
     ledger_rows: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    # Accepted rows of the 9610 export families (cbec.exports.clearance), canonical schemas.
+    export_tables: dict[str, pa.Table] = field(default_factory=dict)
 
     @property
     def inventory_keys(self) -> pa.Table:
@@ -86,6 +89,9 @@ def take_in(paths: Iterable[Path], store: Store, require_signatures: bool = Fals
                     row[FILE_COLUMN] = index
                 intake.ledger_rows.setdefault(stem, []).extend(named)
                 continue
+            if stem in EXPORT_STEMS:
+                _take_export(intake, message, stem, table, index, whole_message_bad)
+                continue
             if stem not in CLEARED_STEMS:
                 continue
             flagged = pc.is_in(table[NODE_COLUMN], _refused_nodes(message, stem))
@@ -106,6 +112,27 @@ def take_in(paths: Iterable[Path], store: Store, require_signatures: bool = Fals
         for stem, table in tables.items()
     }
     return intake
+
+
+def _take_export(
+    intake: Intake,
+    message: ParsedMessage,
+    stem: str,
+    table: pa.Table,
+    index: int,
+    whole_message_bad: bool,
+) -> None:
+    """Clean rows of an export family (refused nodes left out), kept for the export clearance."""
+    clean = table.filter(pc.invert(pc.is_in(table[NODE_COLUMN], _refused_nodes(message, stem))))
+    refused = intake.refused
+    if whole_message_bad:
+        clean = clean.slice(0, 0)
+    elif refused and clean.num_rows:
+        nodes = clean[NODE_COLUMN].to_pylist()
+        clean = clean.filter(pa.array([(index, n) not in refused for n in nodes]))
+    clean = clean.drop_columns([NODE_COLUMN])
+    before = intake.export_tables.get(stem)
+    intake.export_tables[stem] = clean if before is None else pa.concat_tables([before, clean])
 
 
 # The column naming a node's sender, when the message has no BaseTransfer/copCode.
@@ -198,7 +225,12 @@ def _refused_nodes(message: ParsedMessage, stem: str) -> pa.Array:
     """Nodes left out of clearance. A declaration list that only lacks required elements goes
     on, so that it is rejected as `required_field_missing`, as from any other input; its
     receipt still names the elements."""
-    declaration = stem in ("inventories", "inventory_lines")
+    declaration = stem in (
+        "inventories",
+        "inventory_lines",
+        "export_inventories",
+        "export_inventory_lines",
+    )
     return pa.array(
         sorted(
             node

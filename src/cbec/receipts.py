@@ -26,6 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from cbec.clearance.reasons import REASONS
+from cbec.exports.clearance import EXPORT_REASONS
 from cbec.messages.batch import MessageFile
 from cbec.messages.build import build_message
 from cbec.messages.catalog import MESSAGES
@@ -59,7 +60,11 @@ RECEIPT_CODES: dict[str, str] = {
     "already_rejected": "The declaration list was rejected: there is nothing to cancel.",
     "message_unreadable": "The file cannot be read as a CEB message.",
 }
-_REASON_TEXT = {r.code: r.meaning.split(". ")[0].rstrip(".") + "." for r in REASONS}
+_REASON_TEXT = {
+    code: meaning.split(". ")[0].rstrip(".") + "."
+    for code, meaning in [(r.code, r.meaning) for r in REASONS]
+    + [(r.code, r.meaning) for r in EXPORT_REASONS]
+}
 
 # The business key that names a receipt file, per document family.
 _NAME_KEYS: dict[str, tuple[str, ...]] = {
@@ -68,7 +73,13 @@ _NAME_KEYS: dict[str, tuple[str, ...]] = {
     "waybills": ("logistics_no",),
     "inventories": ("cop_no",),
     "deliveries": ("cop_no",),
+    "export_orders": ("order_no",),
+    "export_collections": ("pay_no",),
+    "export_waybills": ("logistics_no",),
+    "export_inventories": ("cop_no",),
 }
+# Export documents answered 120 or 100 like the import ones (cbec.exports.clearance).
+EXPORT_DOCUMENT_STEMS = ("export_orders", "export_collections", "export_waybills")
 
 
 def return_info(items: Iterable[tuple[str, str]]) -> str:
@@ -103,6 +114,8 @@ class Outcome:
     clock: dt.datetime = dt.datetime(1970, 1, 1)  # the time of CEB900 receipts
     # Answers of the ledgers (returns, cancellations): (file, node) -> (status, reasons).
     answers: dict[tuple[int, int], tuple[int, list[tuple[str, str]]]] = field(default_factory=dict)
+    # Decisions on 9610 export declaration lists (OUT/export_decisions.parquet), when any.
+    export_decisions: pa.Table | None = None
 
 
 def _guid(*parts: object) -> str:
@@ -124,6 +137,7 @@ def receipts_for(files: list[MessageFile], outcome: Outcome) -> Iterator[Receipt
     for line in outcome.tax_lines.to_pylist():
         tax_lines.setdefault((line["agent_code"], line["cop_no"]), []).append(line)
     billed: set[tuple[str, str]] = set()
+    exported = _by_key(outcome.export_decisions) if outcome.export_decisions is not None else {}
     for index, entry in enumerate(files):
         if entry.message is None:
             yield _format_error(entry, outcome.clock)
@@ -143,7 +157,15 @@ def receipts_for(files: list[MessageFile], outcome: Outcome) -> Iterator[Receipt
                 yield from _inventory_receipts(
                     row, problems, refused, decisions, tax_lines, outcome, billed
                 )
-            elif head_stem in ("orders", "payments", "waybills", "deliveries"):
+            elif head_stem == "export_inventories":
+                yield from _export_inventory_receipts(row, problems, refused, exported)
+            elif head_stem in (
+                "orders",
+                "payments",
+                "waybills",
+                "deliveries",
+                *EXPORT_DOCUMENT_STEMS,
+            ):
                 yield _document_receipt(reply, head_stem, row, problems, refused)
             elif (index, node) in outcome.answers:
                 status, info = outcome.answers[(index, node)]
@@ -240,6 +262,36 @@ def _inventory_receipts(
         if key not in billed:
             billed.add(key)
             yield _tax_bill(row, decision, tax_lines.get(key, []), when)
+        return
+    info = [(code, describe(code)) for code in decision["reasons"] or []]
+    yield receipt(decision["status"], when, info + problems_info(problems))
+
+
+def _export_inventory_receipts(
+    row: dict[str, Any],
+    problems: list[Problem],
+    refused: list[tuple[str, str]],
+    decisions: dict[tuple[str, str], dict[str, Any]],
+) -> Iterator[Receipt]:
+    """CEB604: 120 then 800 for a released export list, or 100 with the reasons (no tax bill:
+    exports pay no tax)."""
+    key = (row.get("agent_code") or "", row.get("cop_no") or "")
+    decision = decisions.get(key)
+    base = {c: row.get(c) for c in MESSAGES["604"].head.document.columns if c in row}
+    base.update(guid=row.get("guid"), invt_no=decision["invt_no"] if decision else None)
+    name = key[1] or str(row.get("guid"))
+
+    def receipt(status: int, when: Any, info: list[tuple[str, str]]) -> Receipt:
+        fields = {**base, "return_status": status, "return_time": when}
+        return Receipt("604", {**fields, "return_info": return_info(info)}, name)
+
+    if refused or decision is None:
+        yield receipt(REJECTED, row.get("app_time"), refused or problems_info(problems))
+        return
+    when = decision["decided_at"] or row.get("app_time")
+    if decision["status"] == RELEASED:
+        yield receipt(ACCEPTED, when, [("accepted", "logic checks passed")])
+        yield receipt(RELEASED, when, [("released", describe("released"))])
         return
     info = [(code, describe(code)) for code in decision["reasons"] or []]
     yield receipt(decision["status"], when, info + problems_info(problems))

@@ -52,6 +52,9 @@ _DDL = (
         ems_no VARCHAR, item_record_no VARCHAR, qty DECIMAL(18,5), kind VARCHAR,
         source_code VARCHAR, cop_no VARCHAR, gnum INTEGER, entry_time TIMESTAMP,
         batch_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS export_decisions (
+        agent_code VARCHAR, cop_no VARCHAR, order_no VARCHAR, invt_no VARCHAR, status INTEGER,
+        reasons VARCHAR[], decided_at TIMESTAMP, customs_code VARCHAR, batch_id VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS invt_serials (
         customs_code VARCHAR, year INTEGER, last_serial BIGINT,
         PRIMARY KEY (customs_code, year))""",
@@ -96,6 +99,8 @@ class Batch:
     # Accepted returns: their lines, and the allowance they give back (tables, when any).
     returned_lines: str | None = None
     ledger_returns: str | None = None
+    # Decisions on 9610 export declaration lists (cbec.exports.clearance), a table when any.
+    export_decisions: str | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -268,6 +273,12 @@ class Store:
                         "INSERT INTO allowance_ledger SELECT buyer_id_number, year, agent_code, "
                         f"cop_no, value, entry_time, 'returned', '{batch.batch_id}' "
                         f"FROM {batch.ledger_returns}"
+                    )
+                if batch.export_decisions is not None:
+                    raw.execute(
+                        "INSERT INTO export_decisions SELECT agent_code, cop_no, order_no, "
+                        "invt_no, status, reasons, decided_at, customs_code, "
+                        f"'{batch.batch_id}' FROM {batch.export_decisions}"
                     )
                 for pending, relative, rows in placed:
                     raw.execute(

@@ -1,0 +1,1 @@
+"""Export clearance (9610 retail exports; issue 7)."""
