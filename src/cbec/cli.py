@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cbec.cli_enterprise import enterprise_app
 from cbec.cli_ledgers import tax_app, warehouse_app
 from cbec.cli_messages import message_app
+from cbec.cli_output import console, errors, fail
 from cbec.cli_risk import risk_app
 from cbec.cli_serve import serve
 from cbec.cli_stats import report, simulate_history, stats
@@ -46,16 +45,6 @@ app.command("stats")(stats)
 app.command("report")(report)
 app.command("simulate-history")(simulate_history)
 app.command("serve")(serve)
-
-# Piped output (logs, CI) is not cut at 80 columns: tables there are read later, in full.
-console = Console(width=None if sys.stdout.isatty() else 160)
-errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
-
-def fail(message: str) -> typer.Exit:
-    """Print one clear message and leave with status 1."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
 
 
 def _parse_day(text: str, option: str) -> dt.date:

@@ -6,16 +6,15 @@ stderr and exit status 2; a store that cannot be opened is exit status 1, as for
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cbec.cli_output import console, fail
 from cbec.enterprises import ROLES
 
 if TYPE_CHECKING:
@@ -26,8 +25,6 @@ enterprise_app = typer.Typer(
     no_args_is_help=True,
 )
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 BAD_INPUT = 2  # as for a usage error
 STORE_FAILED = 1
@@ -37,8 +34,7 @@ DEFAULT_DB = Path("cbec.duckdb")  # as `cbec clear`
 
 
 def _fail(message: str, status: int = BAD_INPUT) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(status)
+    return fail(message, status)
 
 
 @contextmanager

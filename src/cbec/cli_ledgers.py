@@ -7,29 +7,22 @@ exit status 1, as for `cbec clear`.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import pyarrow as pa
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from cbec.cli_output import console, fail
 
 if TYPE_CHECKING:
     from cbec.store.embedded import Store
 
 tax_app = typer.Typer(help="Tax bills of the withholding agents.", no_args_is_help=True)
 warehouse_app = typer.Typer(help="Bonded stock (1210, 1239).", no_args_is_help=True)
-console = Console(width=None if sys.stdout.isatty() else 160)
-errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 FORMATS = ("table", "csv", "parquet")
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
 
 
 def period_bounds(text: str) -> tuple[dt.date, dt.date]:
@@ -68,7 +61,7 @@ def tax_bills(
         start, end = period_bounds(period)
         day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if output not in FORMATS or (output != "table" and out is None):
         _write(pa.table({}), output, out)  # the same clear error as the other commands
     store = _open(db)
@@ -139,11 +132,11 @@ def _open(db: Path) -> Store:
     from cbec.store.embedded import Store, StoreError
 
     if not db.exists():
-        raise _fail(f"{db}: no such store; clear some declarations first (cbec clear)")
+        raise fail(f"{db}: no such store; clear some declarations first (cbec clear)")
     try:
         return Store(db)
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _write(table: pa.Table, output: str, out: Path | None) -> bool:
@@ -152,11 +145,11 @@ def _write(table: pa.Table, output: str, out: Path | None) -> bool:
     import pyarrow.parquet as pq
 
     if output not in FORMATS:
-        raise _fail(f"--format {output!r}: write table, csv or parquet")
+        raise fail(f"--format {output!r}: write table, csv or parquet")
     if output == "table":
         return False
     if out is None:
-        raise _fail(f"--format {output} needs --out FILE")
+        raise fail(f"--format {output} needs --out FILE")
     if output == "csv":
         pcsv.write_csv(table, out)
     else:

@@ -7,15 +7,14 @@ element the standard does not define. Exit status 0 when every file is clean, 1 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from cbec.cli_output import console
 
 message_app = typer.Typer(help="CEB messages: validate them before sending.", no_args_is_help=True)
-console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 @message_app.command("validate")

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from cbec.cli_output import console, errors, fail
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     from cbec.stats.reference import Reference
     from cbec.store.embedded import Store
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 FORMATS = ("table", "csv", "parquet")
 
@@ -56,22 +55,17 @@ BenchmarkOption = Annotated[
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
-
-
 @contextmanager
 def _store(db: Path) -> Iterator[Store]:
     """The store at `db`; statistics never create one (a mistyped path is not an empty store)."""
     from cbec.store.embedded import Store, StoreError
 
     if not db.is_file():
-        raise _fail(f"--db {db}: no store there; `cbec clear` creates one")
+        raise fail(f"--db {db}: no store there; `cbec clear` creates one")
     try:
         store = Store(db)
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         yield store
     finally:
@@ -84,7 +78,7 @@ def _reference(customs: Path | None, zones: Path | None) -> Reference:
     try:
         return Reference.load(customs=customs, zones=zones)
     except ReferenceDataError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _period(text: str, option: str) -> Period:
@@ -93,7 +87,7 @@ def _period(text: str, option: str) -> Period:
     try:
         return Period.parse(text)
     except PeriodError as exc:
-        raise _fail(f"{option} {exc}") from None
+        raise fail(f"{option} {exc}") from None
 
 
 def stats(
@@ -147,18 +141,18 @@ def stats(
     try:
         groups = dimensions(by)
     except StatisticsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     chosen = _format(output_format, out)
     first = _period(start, "--from") if start else None
     last = _period(end, "--to") if end else None
     if first and last and first.start >= last.end:
-        raise _fail(f"--from {first} comes after --to {last}")
+        raise fail(f"--from {first} comes after --to {last}")
     bench = None
     if benchmark is not None:
         try:
             bench = Benchmark.read(benchmark)
         except StatisticsError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     reference = _reference(customs, zones)
     with _store(db) as store:
         source = Facts(store, reference)
@@ -169,7 +163,7 @@ def stats(
             else:
                 table = statistics(source, groups, *window).to_pyarrow()
         except StatisticsError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     if chosen == "table":
         _print_table(table, groups)
     elif chosen == "csv":
@@ -185,15 +179,15 @@ def _format(output_format: str | None, out: Path | None) -> str:
     if output_format is None:
         suffix = out.suffix.lower().lstrip(".") if out is not None else ""
         if out is not None and suffix not in ("csv", "parquet"):
-            raise _fail(f"--out {out}: give --format csv or parquet, or a .csv/.parquet name")
+            raise fail(f"--out {out}: give --format csv or parquet, or a .csv/.parquet name")
         return suffix or "table"
     chosen = output_format.lower()
     if chosen not in FORMATS:
-        raise _fail(f"--format {output_format!r} is not a format; write table, csv or parquet")
+        raise fail(f"--format {output_format!r} is not a format; write table, csv or parquet")
     if chosen == "parquet" and out is None:
-        raise _fail("--format parquet needs --out FILE")
+        raise fail("--format parquet needs --out FILE")
     if chosen == "table" and out is not None:
-        raise _fail("--out writes a file: give --format csv or parquet")
+        raise fail("--out writes a file: give --format csv or parquet")
     return chosen
 
 
@@ -273,19 +267,19 @@ def report(
 
     chosen = _period(period, "--period")
     if chosen.kind == "day":
-        raise _fail(f"--period {period!r}: a report covers a year, half, quarter or month")
+        raise fail(f"--period {period!r}: a report covers a year, half, quarter or month")
     bench = None
     if benchmark is not None:
         try:
             bench = Benchmark.read(benchmark)
         except StatisticsError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     reference = _reference(customs, zones)
     with _store(db) as store:
         try:
             write_report(store, chosen, out, reference, bench)
         except OSError as exc:
-            raise _fail(f"cannot write {out}: {exc.strerror or exc}") from None
+            raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
     console.print(f"Wrote the report of {chosen} to {out}.", highlight=False)
 
 
@@ -316,11 +310,11 @@ def simulate_history(
     try:
         first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
     except ValueError:
-        raise _fail(f"--from {start!r} / --to {end!r}: write days as YYYY-MM-DD") from None
+        raise fail(f"--from {start!r} / --to {end!r}: write days as YYYY-MM-DD") from None
     try:
         volumes = daily_volumes(first, last, parcels_per_day, seed, yearly_growth)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     bar = Progress(
         TextColumn("[bold]{task.description:<12}"),
         BarColumn(),
@@ -345,7 +339,7 @@ def simulate_history(
                 progress=advance,
             )
         except ValueError as exc:  # a day before cbec's policy starts
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     busiest, most = summary.busiest
     console.print(
         f"Wrote {summary.parcels:,} parcels over {summary.days:,} days to {out}/YYYY-MM-DD "

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cbec.cli_output import console, errors, fail
 from cbec.policy.errors import PolicyDataError
 from cbec.store import DEFAULT_MEMORY_LIMIT
 
@@ -29,15 +30,8 @@ if TYPE_CHECKING:
     from cbec.stats.periods import Period
     from cbec.whatif.report import Report
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 FORMATS = ("table", "json", "html")
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
 
 
 def _rules(
@@ -50,7 +44,7 @@ def _rules(
         current = current_rules(tariff=tariff, positive_list=positive_list)
         return current, [load_reform(path, current.parameters) for path in reforms]
     except PolicyDataError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _applied(rules: Rules, reforms: list[Reform]) -> Rules:
@@ -59,7 +53,7 @@ def _applied(rules: Rules, reforms: list[Reform]) -> Rules:
     try:
         return apply_reforms(rules, reforms)
     except PolicyDataError as exc:  # a file a reform names, a tariff row it cannot complete
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 # cbec policy diff ------------------------------------------------------------------------------
@@ -206,15 +200,15 @@ def whatif(
 
     output_format = output_format.lower()
     if output_format not in FORMATS:
-        raise _fail(f"--format {output_format!r} is not a format; write table, json or html")
+        raise fail(f"--format {output_format!r} is not a format; write table, json or html")
     if output_format == "html" and out is None:
         out = Path("whatif.html")
     try:
         span = Period.parse(period)
     except PeriodError as exc:
-        raise _fail(f"--period {exc}") from None
+        raise fail(f"--period {exc}") from None
     if not db.is_file():
-        raise _fail(f"--db {db}: no store there")
+        raise fail(f"--db {db}: no store there")
     current, loaded = _rules(tariff, positive_list, reform)
     reformed = _applied(current, loaded)
     try:
@@ -224,11 +218,11 @@ def whatif(
             with tempfile.TemporaryDirectory(prefix="cbec-whatif-") as scratch:
                 report = _run(db, span, current, reformed, loaded, Path(scratch), memory_limit)
     except ReplayError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         _write(report, output_format, out)
     except OSError as exc:
-        raise _fail(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+        raise fail(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 
 
 def _run(
