@@ -91,6 +91,17 @@ def test_the_numbers_shown_are_the_apis(served: Served, session: tuple[Any, list
     # The day built in conftest: ten parcels, three rejected, seven released.
     assert (ops["declarations"], ops["rejected"], ops["admitted"]) == (10, 3, 7)
     assert ops["peak_minute_declarations"] == 4
+    # Parcels a minute on the period's last day: every declaration of the day, once.
+    minutes = summary["per_minute"]
+    assert minutes["day"] == "2024-06-18"
+    assert sum(m["declarations"] for m in minutes["minutes"]) == 10
+    assert max(m["declarations"] for m in minutes["minutes"]) == 4
+    assert summary["exports"] == {
+        "value": "0.00",
+        "declarations": 0,
+        "value_year_before": None,
+        "growth_pct": None,
+    }
     expected = {
         "#kpi-period": summary["period"],
         "#kpi-declarations": str(ops["declarations"]),
@@ -101,6 +112,8 @@ def test_the_numbers_shown_are_the_apis(served: Served, session: tuple[Any, list
         "#kpi-value": summary["headline"]["value"],
         "#kpi-tax-total": summary["tax"]["tax_total"],
         "#kpi-growth": f"{summary['headline']['growth_pct']:.1f}",
+        "#kpi-export-value": summary["exports"]["value"],
+        "#kpi-export-growth": "n/a",  # no exports in this world, nor a year before
     }
     for selector, value in expected.items():
         assert _shown(page, selector) == value, selector
@@ -109,7 +122,7 @@ def test_the_numbers_shown_are_the_apis(served: Served, session: tuple[Any, list
         assert _shown(page, f"[data-province-declarations='{code}']") == str(row["declarations"])
         assert _shown(page, f"[data-province-value='{code}']") == row["value"]
     for row in summary["by_country"]:
-        code = row["country"] or ""
+        code = f"{row['direction']}:{row['country'] or ''}"
         assert _shown(page, f"[data-country-declarations='{code}']") == str(row["declarations"])
     for row in summary["top_reasons"]:
         assert _shown(page, f"[data-reason-count='{row['reason']}']") == str(row["declarations"])

@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 
 from cbec.clearance.frames import ONE_VERSION, one_version
 from cbec.documents.schemas import INVENTORY, INVENTORY_LINE
+from cbec.stats import export_facts
 from cbec.stats.periods import PERIOD_DIMENSIONS, label
 from cbec.stats.reference import Reference
 
@@ -92,13 +93,31 @@ FACT_COLUMNS = (
 )
 
 
+# The columns both directions' decisions give the facts (exports: `export_facts`).
+SOURCE_COLUMNS = (
+    *KEY,
+    "status",
+    "reasons",
+    "decl_time",
+    "decided_at",
+    "dutiable_value",
+    "customs_tax",
+    "value_added_tax",
+    "consumption_tax",
+    "tax_total",
+    "trade_mode",
+    "customs_code",
+    *_DOCUMENT_COLUMNS,
+)
+
+
 def admitted(status: ir.IntegerValue) -> ir.BooleanValue:
     return status.isin(ADMITTED_STATUSES)
 
 
 def direction(ie_flag: ir.StringValue) -> ir.StringValue:
     """`import` or `export` from the list's `ieFlag` (I/E); a decision without a stored list is
-    an import: export lists are not cleared yet."""
+    an import (export facts always carry E)."""
     return ibis.ifelse(ie_flag.strip().upper() == "E", "export", "import")
 
 
@@ -162,11 +181,16 @@ def declarations(store: Store, reference: Reference) -> ir.Table:
     decisions = store.table("decisions")
     inventories = _inventories(store)
     if inventories is None:
-        facts = decisions.mutate(
+        imports = decisions.mutate(
             **{name: ibis.null(dt.string) for name in _DOCUMENT_COLUMNS},
         )
     else:
-        facts = decisions.left_join(inventories, KEY).drop("agent_code_right", "cop_no_right")
+        imports = decisions.left_join(inventories, KEY).drop("agent_code_right", "cop_no_right")
+    exports = export_facts.declarations(store)
+    facts = imports.select(*SOURCE_COLUMNS).union(
+        exports.select(*SOURCE_COLUMNS).cast(imports.select(*SOURCE_COLUMNS).schema()),
+        distinct=False,
+    )
     facts = _with_zone(facts, reference)
     facts = _with_customs(facts, reference)
     provinces = ibis.memtable(reference.provinces).select(_p_code="code", province_name="name_en")
@@ -231,8 +255,9 @@ def chapters(store: Store, facts: ir.Table) -> ir.Table:
 
     `value` and `assessed_tax` are the chapter's share: the sums of its released lines'
     `tax_price` (line total plus its pro-rata freight and insurance, rounded to the fen) and
-    taxes, from the store's `tax_lines`. A declaration with lines in two chapters is a row in
-    each, so chapter rows add up to more declarations than there are.
+    taxes, from the store's `tax_lines`; for an export list, its lines' value in CNY
+    (`export_facts.lines`). A declaration with lines in two chapters is a row in each, so
+    chapter rows add up to more declarations than there are.
     """
     tax_lines = store.table("tax_lines")
     taxed = tax_lines.group_by(
@@ -241,7 +266,8 @@ def chapters(store: Store, facts: ir.Table) -> ir.Table:
         _value=tax_lines.tax_price.sum(),
         _tax=(tax_lines.customs_tax + tax_lines.value_added_tax + tax_lines.consumption_tax).sum(),
     )
-    keys = taxed.select(*KEY, "chapter")
+    taxed = taxed.mutate(direction=ibis.literal("import"))
+    keys = taxed.select(*KEY, "chapter", "direction")
     stored = store.documents(INVENTORY_LINE.stem)
     if stored is not None:
         key, newest_first = ONE_VERSION[INVENTORY_LINE.stem]
@@ -250,10 +276,21 @@ def chapters(store: Store, facts: ir.Table) -> ir.Table:
             agent_code=lines.agent_code.fill_null(""),
             cop_no=lines.cop_no,
             chapter=lines.gcode.strip().left(2),
+            direction=ibis.literal("import"),
         )
         keys = keys.union(declared).distinct()
-    per_chapter = keys.left_join(taxed, [*KEY, "chapter"]).select(*KEY, "chapter", "_value", "_tax")
-    joined = facts.drop("value", "assessed_tax").join(per_chapter, KEY)
+    per_chapter = keys.left_join(taxed, [*KEY, "chapter", "direction"]).select(
+        *KEY, "chapter", "direction", "_value", "_tax"
+    )
+    exported = export_facts.chapters(store)
+    if exported is not None:
+        per_chapter = per_chapter.union(
+            exported.select(*KEY, "chapter", "direction", "_value", "_tax").cast(
+                per_chapter.schema()
+            ),
+            distinct=False,
+        )
+    joined = facts.drop("value", "assessed_tax").join(per_chapter, [*KEY, "direction"])
     zero = ibis.literal(0).cast(MONEY)
     return joined.mutate(
         value=ibis.ifelse(joined.admitted, joined._value.fill_null(zero), zero),

@@ -320,6 +320,27 @@ def operations(
     )
 
 
+def per_minute(
+    source: Facts, start: dt.date | None = None, end: dt.date | None = None
+) -> tuple[dt.date | None, pa.Table]:
+    """Declarations a minute on the last day of [start, end) that has any (today, while the
+    period runs): that day and a table of `minute` and `declarations`, minutes without a
+    declaration left out."""
+    rows = source.declarations()
+    rows = rows.filter(within(rows.decl_time, start, end))
+    last = rows.aggregate(day=rows.decl_time.max().date()).to_pyarrow().to_pylist()[0]["day"]
+    if last is None:
+        return None, pa.table({"minute": pa.array([], pa.timestamp("us")), "declarations": []})
+    day = rows.filter(rows.decl_time.date() == last)
+    table = (
+        day.group_by(minute=day.decl_time.truncate("m"))
+        .aggregate(declarations=day.count())
+        .order_by("minute")
+        .to_pyarrow()
+    )
+    return last, table
+
+
 @dataclass(frozen=True)
 class Headline:
     """Value of a direction in a period and a year before, and the growth on it."""

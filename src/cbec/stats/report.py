@@ -86,10 +86,7 @@ def _report(source: Facts, period: Period, benchmark: Benchmark | None) -> str:
     if exports.declarations:
         sentences.append(headline_sentence(exports))
     else:
-        sentences.append(
-            f"Exports: none recorded in {period} (cbec does not clear the export flows 9610, "
-            "9710 and 9810 yet)."
-        )
+        sentences.append(f"Exports: none recorded in {period}.")
     if ops.declarations:
         sentences.append(
             f"{ops.declarations:,} declarations were decided, {ops.admitted:,} admitted and "

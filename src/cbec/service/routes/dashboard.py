@@ -122,10 +122,29 @@ def _with_stats(running: Service, work: Callable[[Facts], dict[str, Any]]) -> di
         return work(source)
 
 
-def _grouped(source: Facts, by: str, period: Period, top: int | None = TOP) -> list[dict[str, Any]]:
-    table = measures.statistics(source, [by], period.start, period.end)
-    ordered = table.order_by([ibis.desc("declarations"), by])
+def _grouped(
+    source: Facts, by: str, period: Period, top: int | None = TOP, *, directions: bool = False
+) -> list[dict[str, Any]]:
+    """The top groups of `by` by declarations; with `directions`, imports and exports apart
+    (a country is where imports come from and where exports go)."""
+    groups = ["direction", by] if directions else [by]
+    table = measures.statistics(source, groups, period.start, period.end)
+    ordered = table.order_by([ibis.desc("declarations"), *groups])
     return _rows(ordered.limit(top) if top else ordered)
+
+
+def _headline(figures: measures.Headline) -> dict[str, Any]:
+    return {
+        "value": _plain(figures.value),
+        "declarations": figures.declarations,
+        "value_year_before": _plain(figures.value_year_before),
+        "growth_pct": figures.growth_pct,
+    }
+
+
+def _per_minute(source: Facts, period: Period) -> dict[str, Any]:
+    day, minutes = measures.per_minute(source, period.start, period.end)
+    return {"day": _plain(day), "minutes": _plain(minutes.to_pylist())}
 
 
 def summary(source: Facts, period: Period) -> dict[str, Any]:
@@ -135,6 +154,7 @@ def summary(source: Facts, period: Period) -> dict[str, Any]:
     year = Period.of("year", period.start.year)
     trend = measures.with_growth(source, ["month"], year.start, year.end)
     figures = measures.headline(source, period)
+    exports = measures.headline(source, period, "export")
     return {
         "period": period.label,
         "start": period.start.isoformat(),
@@ -167,14 +187,12 @@ def summary(source: Facts, period: Period) -> dict[str, Any]:
                 "tax_total": ops.tax_total,
             }
         ),
-        "headline": {
-            "value": _plain(figures.value),
-            "value_year_before": _plain(figures.value_year_before),
-            "growth_pct": figures.growth_pct,
-        },
+        "headline": _headline(figures),
+        "exports": _headline(exports),
+        "per_minute": _per_minute(source, period),
         "top_reasons": [{"reason": r, "declarations": n} for r, n in ops.top_reasons],
         "by_province": _grouped(source, "province", period),
-        "by_country": _grouped(source, "country", period),
+        "by_country": _grouped(source, "country", period, directions=True),
         "by_enterprise": _grouped(source, "enterprise", period),
         "by_chapter": _grouped(source, "chapter", period),
         "trend": _plain(trend.to_pylist()),
@@ -406,6 +424,13 @@ async function loadSummary() {
   setKpi('kpi-parcels-per-day', s.operations.parcels_per_day);
   setKpi('kpi-value', s.headline.value);
   setKpi('kpi-growth', s.headline.growth_pct === null ? null : s.headline.growth_pct.toFixed(1));
+  setKpi('kpi-export-value', s.exports.value);
+  setKpi('kpi-export-growth', s.exports.growth_pct === null ? null
+    : s.exports.growth_pct.toFixed(1));
+  const minutes = s.per_minute.minutes;
+  Plotly.newPlot('chart-minute', [{ type: 'bar', x: minutes.map((r) => r.minute),
+    y: minutes.map((r) => r.declarations), name: 'declarations' }],
+    layout('Parcels a minute on ' + (s.per_minute.day || 'no day with declarations')), config);
   setKpi('kpi-tax-total', s.tax.tax_total);
   const mix = s.status_mix;
   Plotly.newPlot('chart-status', [{ type: 'pie', labels: Object.keys(mix),
@@ -418,7 +443,13 @@ async function loadSummary() {
     { ...layout('Monthly value and growth on the year'), xaxis: category,
       yaxis2: { overlaying: 'y', side: 'right', title: { text: 'growth %' } } }, config);
   bars('chart-province', s.by_province, 'province', 'By province (declarations)');
-  bars('chart-country', s.by_country, 'country', 'By country of origin (declarations)');
+  Plotly.newPlot('chart-country', ['import', 'export'].map((direction) => {
+    const rows = s.by_country.filter((r) => r.direction === direction);
+    return { type: 'bar', name: direction === 'import' ? 'imports (origin)'
+      : 'exports (destination)', x: rows.map((r) => (r.country === null ? '(unknown)'
+      : r.country)), y: rows.map((r) => r.declarations),
+      customdata: rows.map((r) => (r.country === null ? '' : r.country)) };
+  }), { ...layout('By country (declarations)'), xaxis: category, barmode: 'group' }, config);
   bars('chart-enterprise', s.by_enterprise, 'enterprise', 'By enterprise (declarations)');
   bars('chart-chapter', s.by_chapter, 'chapter', 'By tariff chapter (declarations)');
   Plotly.newPlot('chart-reasons', [{ type: 'bar', orientation: 'h',
@@ -442,9 +473,10 @@ async function loadSummary() {
       cell(tr, r.value, { 'data-province-value': code });
       cell(tr, r.tax_total, { 'data-province-tax': code });
     });
-  table('country-table', ['country', 'declarations', 'value'], s.by_country, (tr, r) => {
-    const code = r.country === null ? '' : r.country;
-    cell(tr, code);
+  table('country-table', ['direction', 'country', 'declarations', 'value'], s.by_country,
+    (tr, r) => {
+    const code = r.direction + ':' + (r.country === null ? '' : r.country);
+    cell(tr, r.direction); cell(tr, r.country);
     cell(tr, r.declarations, { 'data-country-declarations': code });
     cell(tr, r.value, { 'data-country-value': code });
   });
@@ -527,12 +559,15 @@ _KPIS = (
     ("kpi-parcels-per-day", "parcels a day"),
     ("kpi-peak-minute", "peak minute"),
     ("kpi-peak-minute-declarations", "parcels in the peak minute"),
-    ("kpi-value", "value released (CNY)"),
-    ("kpi-growth", "growth on the year (%)"),
+    ("kpi-value", "imports released (CNY)"),
+    ("kpi-growth", "imports: growth on the year (%)"),
+    ("kpi-export-value", "exports released (CNY)"),
+    ("kpi-export-growth", "exports: growth on the year (%)"),
     ("kpi-tax-total", "tax assessed (CNY)"),
 )
 CHARTS = (
     "chart-status",
+    "chart-minute",
     "chart-trend",
     "chart-province",
     "chart-country",
