@@ -4,10 +4,12 @@ Screenshots go to tests/dashboard/artifacts/."""
 
 from __future__ import annotations
 
+import http.client
 import importlib.resources
 from collections.abc import Iterator
+from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from dashboard_world import ADMIN_TOKEN, ARTIFACTS, Served
@@ -42,6 +44,34 @@ def test_without_the_operator_token_401(served: Served) -> None:
     assert served.get("/dashboard/api/summary", token="wrong")[0] == 401
     status, page = served.get("/dashboard", token=None)
     assert status == 401 and b'id="login"' in page
+
+
+def _request(served: Served, method: str, path: str, **headers: str) -> Any:
+    url = urlsplit(served.base)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=30)
+    body = urlencode({"token": ADMIN_TOKEN}) if path.endswith("/login") else None
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    connection.request(method, path, body=body, headers=headers)
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+def test_the_session_cookie_is_not_the_token_and_ends_at_logout(served: Served) -> None:
+    login = _request(served, "POST", "/dashboard/login")
+    assert login.status == 303
+    cookie = SimpleCookie(login.getheader("Set-Cookie"))["cbec_operator"]
+    assert cookie.value and cookie.value != ADMIN_TOKEN
+    assert cookie["httponly"] and cookie["samesite"].lower() == "strict"
+    session = f"cbec_operator={cookie.value}"
+    assert _request(served, "GET", "/dashboard/api/summary", Cookie=session).status == 200
+    # The token itself in the cookie is not a session.
+    forged = f"cbec_operator={ADMIN_TOKEN}"
+    assert _request(served, "GET", "/dashboard/api/summary", Cookie=forged).status == 401
+    assert _request(served, "POST", "/dashboard/logout", Cookie=session).status == 303
+    assert _request(served, "GET", "/dashboard/api/summary", Cookie=session).status == 401
 
 
 def test_a_wrong_token_shows_the_form_again(served: Served, browser: Any) -> None:

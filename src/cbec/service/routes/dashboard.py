@@ -7,17 +7,22 @@ JavaScript with Plotly, whose script cbec serves itself from the installed `plot
 page makes no request off the machine.
 
 Access is the operator's (the admin token, `CBEC_ADMIN_TOKEN`), not an enterprise's key: the login
-form posts the token and gets it back as an HttpOnly, SameSite=Strict cookie; the JSON endpoints
-take the cookie or `Authorization: Bearer TOKEN`. Without either: 401 (the page shows the login
-form).
+form posts the token and gets a session: a random id in an HttpOnly, SameSite=Strict cookie, whose
+hash the service keeps in memory for 12 hours (the token itself never goes into a cookie, and
+logging out ends the session). The JSON endpoints take the cookie or `Authorization: Bearer
+TOKEN`. Without either: 401 (the page shows the login form).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import html
 import importlib.resources
+import secrets
+import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
@@ -87,8 +92,60 @@ def _rows(table: ir.Table) -> list[dict[str, Any]]:
     return plain
 
 
+SESSION_SECONDS = 12 * 3600
+
+
+class Sessions:
+    """The operators' dashboard sessions of this process: the hash of each session id and when
+    it ends. A restart ends them all (operators log in again)."""
+
+    def __init__(self, seconds: int = SESSION_SECONDS):
+        self.seconds = seconds
+        self._ends: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(session: str) -> str:
+        return hashlib.sha256(session.encode("utf-8")).hexdigest()
+
+    def start(self) -> str:
+        session = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            # Forget ended sessions here, so that the table never grows beyond the live ones.
+            self._ends = {k: end for k, end in self._ends.items() if end > now}
+            self._ends[self._digest(session)] = now + self.seconds
+        return session
+
+    def valid(self, session: str | None) -> bool:
+        if not session:
+            return False
+        with self._lock:
+            end = self._ends.get(self._digest(session))
+        return end is not None and end > time.monotonic()
+
+    def end(self, session: str | None) -> None:
+        if session:
+            with self._lock:
+                self._ends.pop(self._digest(session), None)
+
+
+def _sessions(request: Request) -> Sessions:
+    state = request.app.state
+    with _SESSIONS_LOCK:
+        if not hasattr(state, "dashboard_sessions"):
+            state.dashboard_sessions = Sessions()
+    found: Sessions = state.dashboard_sessions
+    return found
+
+
+_SESSIONS_LOCK = threading.Lock()
+
+
 def _is_operator(running: Service, request: Request, authorization: str | None) -> bool:
-    token = auth.presented_key(authorization, None) or request.cookies.get(COOKIE)
+    token = auth.presented_key(authorization, None)
+    if token is None:
+        return _sessions(request).valid(request.cookies.get(COOKIE))
     with running.lock:
         return auth.is_admin(running.store.con.con, token)
 
@@ -264,13 +321,19 @@ async def login(running: ServiceDep, request: Request) -> Response:
         return HTMLResponse(login_page("That is not the operator's token."), status_code=401)
     response = RedirectResponse("/dashboard", status_code=303)
     response.set_cookie(
-        COOKIE, token, httponly=True, samesite="strict", path="/dashboard", max_age=12 * 3600
+        COOKIE,
+        _sessions(request).start(),
+        httponly=True,
+        samesite="strict",
+        path="/dashboard",
+        max_age=SESSION_SECONDS,
     )
     return response
 
 
 @router.post("/logout", include_in_schema=False)
-def logout() -> RedirectResponse:
+def logout(request: Request) -> RedirectResponse:
+    _sessions(request).end(request.cookies.get(COOKIE))
     response = RedirectResponse("/dashboard", status_code=303)
     response.delete_cookie(COOKIE, path="/dashboard")
     return response
