@@ -77,6 +77,11 @@ _NAME_KEYS: dict[str, tuple[str, ...]] = {
     "export_collections": ("pay_no",),
     "export_waybills": ("logistics_no",),
     "export_inventories": ("cop_no",),
+    "export_arrivals": ("cop_no",),
+    "export_departures": ("cop_no",),
+    "export_master_waybills": ("cop_no",),
+    "export_cancellations": ("cop_no",),
+    "export_summaries": ("cop_no",),
 }
 # Export documents answered 120 or 100 like the import ones (cbec.exports.clearance).
 EXPORT_DOCUMENT_STEMS = ("export_orders", "export_collections", "export_waybills")
@@ -116,6 +121,8 @@ class Outcome:
     answers: dict[tuple[int, int], tuple[int, list[tuple[str, str]]]] = field(default_factory=dict)
     # Decisions on 9610 export declaration lists (OUT/export_decisions.parquet), when any.
     export_decisions: pa.Table | None = None
+    # Receipts that follow an answered node (a departure's CEB604 399 for each list it concludes).
+    follow_ups: dict[tuple[int, int], list[Receipt]] = field(default_factory=dict)
 
 
 def _guid(*parts: object) -> str:
@@ -170,6 +177,7 @@ def receipts_for(files: list[MessageFile], outcome: Outcome) -> Iterator[Receipt
             elif (index, node) in outcome.answers:
                 status, info = outcome.answers[(index, node)]
                 yield _answered(reply, head_stem, row, status, info)
+                yield from outcome.follow_ups.get((index, node), [])
             else:
                 info = problems_info(problems) or [("not_processed", describe("not_processed"))]
                 yield _document_receipt(reply, head_stem, row, [], refused or info)

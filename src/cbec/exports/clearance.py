@@ -26,6 +26,17 @@ import pyarrow as pa
 RELEASED = 800
 REJECTED = 100
 EXPORT_TRADE_MODE = "9610"
+# The export supervision modes cleared per list (shared/domain s. 2): retail (GACC 2014 No. 12),
+# B2B direct and overseas warehouse (GACC 2020 No. 75).
+TRADE_MODES = ("9610", "9710", "9810")
+# Companion documents each mode needs (cbec's choice, docs/decisions.md "Issue 7"): a retail
+# export has an order, a collection and a waybill; a B2B direct export its order (the contract)
+# and waybill; goods sent to an overseas warehouse are not yet sold: the waybill alone.
+COMPANIONS: dict[str, tuple[str, ...]] = {
+    "9610": ("order", "collection", "waybill"),
+    "9710": ("order", "waybill"),
+    "9810": ("waybill",),
+}
 INVT_LETTER = "E"  # invtNo: customs code (4) + year (4) + 'E' + serial (9 digits)
 
 
@@ -42,7 +53,16 @@ EXPORT_REASONS: tuple[ExportReason, ...] = (
     ),
     ExportReason("export_not_export", "The declaration list's ieFlag is not E (export)."),
     ExportReason(
-        "export_trade_mode", "The tradeMode is not 9610: only 9610 retail exports are cleared."
+        "export_trade_mode",
+        "The tradeMode is not an export e-commerce mode cbec clears (9610, 9710, 9810).",
+    ),
+    ExportReason(
+        "export_not_registered",
+        "The e-commerce enterprise (ebcCode) is not registered for 9710 or 9810 exports.",
+    ),
+    ExportReason(
+        "export_no_overseas_warehouse",
+        "A 9810 list's enterprise has no overseas warehouse filed in the destination country.",
     ),
     ExportReason("export_no_lines", "The export declaration list has no goods lines."),
     ExportReason("export_gcode_invalid", "A line's gcode is not a 10-digit commodity code."),
@@ -72,6 +92,41 @@ EXPORT_REASONS: tuple[ExportReason, ...] = (
         "The lines' total price differs from the order's goods value.",
     ),
 )
+# Answers to the messages that follow a list (cbec.exports.manifests, cbec.exports.summary).
+EXPORT_REASONS += (
+    ExportReason("export_manifest_empty", "The manifest lists no parcels (logisticsNo)."),
+    ExportReason(
+        "export_manifest_unknown_parcel",
+        "A parcel of the manifest (logisticsCode + logisticsNo) is on no released export list "
+        "that is still in force; the receipt names the parcels.",
+    ),
+    ExportReason(
+        "export_cancel_unknown",
+        "No export list with this agentCode, copNo and invtNo is known.",
+    ),
+    ExportReason(
+        "export_cancel_not_released",
+        "The export list was rejected: there is nothing to cancel.",
+    ),
+    ExportReason("export_cancel_already", "The export list was cancelled before."),
+    ExportReason(
+        "export_cancel_departed",
+        "The goods of the export list have left the country (CEB509): it cannot be cancelled.",
+    ),
+    ExportReason(
+        "export_cancel_summarised",
+        "The export list is in a consolidated declaration (CEB701): it cannot be cancelled.",
+    ),
+    ExportReason(
+        "export_summary_empty",
+        "The summary application names no released 9610 list of its enterprise not yet summarised.",
+    ),
+    ExportReason(
+        "export_summary_list_invalid",
+        "A list of the summary application is unknown, not released, cancelled, summarised "
+        "before, not 9610, or of another enterprise; the receipt names the lists.",
+    ),
+)
 EXPORT_REASON_CODES = tuple(r.code for r in EXPORT_REASONS)
 
 EXPORT_DECISION = pa.schema(
@@ -84,6 +139,17 @@ EXPORT_DECISION = pa.schema(
         ("reasons", pa.list_(pa.string())),
         ("decided_at", pa.timestamp("us")),
         ("customs_code", pa.string()),
+        # Added for the consolidation and the statistics (cbec.exports.tables).
+        ("trade_mode", pa.string()),
+        ("decl_time", pa.timestamp("us")),  # the list's appTime (CEB603 has no declTime)
+        ("total_value", pa.decimal128(18, 2)),  # the lines' totalPrice, in `currency`
+        ("currency", pa.string()),
+        ("country", pa.string()),  # destination
+        ("ebc_code", pa.string()),
+        ("ebp_code", pa.string()),
+        ("port_code", pa.string()),
+        ("logistics_code", pa.string()),
+        ("logistics_no", pa.string()),
     ]
 )
 
@@ -135,11 +201,15 @@ def clear_exports(
     decided: set[tuple[str, str]],
     last_serials: dict[tuple[str, int], int],
     as_of: dt.datetime | None = None,
+    registered: set[tuple[str, str]] | None = None,
+    warehouses: set[tuple[str, str]] | None = None,
 ) -> pa.Table:
     """Decisions (EXPORT_DECISION) of this run's export declaration lists not decided before.
 
     `tables` are this run's export documents, `stored` those of earlier runs (companions may come
-    first); `last_serials` the last invtNo serial per (customs code, year) already used."""
+    first); `last_serials` the last invtNo serial per (customs code, year) already used;
+    `registered` the (ebcCode, mode) registered for 9710 / 9810, `warehouses` the (ebcCode,
+    country) of their filed overseas warehouses."""
 
     def rows(stem: str) -> list[Row]:
         found: list[Row] = []
@@ -179,7 +249,9 @@ def clear_exports(
         key = (_text(head["agent_code"]), _text(head["cop_no"]))
         if not key[1]:
             continue  # no copNo: answered from its format problems
-        reasons = _reasons(head, lines.get(key, []), orders, order_lines, collections, waybills)
+        listed = lines.get(key, [])
+        reasons = _reasons(head, listed, orders, order_lines, collections, waybills)
+        reasons = _mode_reasons(head, reasons, registered or set(), warehouses or set())
         when = as_of or head.get("app_time")
         customs = _text(head.get("customs_code"))
         invt_no = None
@@ -197,6 +269,16 @@ def clear_exports(
                 "reasons": reasons,
                 "decided_at": when,
                 "customs_code": head.get("customs_code"),
+                "trade_mode": head.get("trade_mode"),
+                "decl_time": head.get("app_time"),
+                "total_value": sum((_number(r.get("total_price")) for r in listed), Decimal(0)),
+                "currency": _currency(listed),
+                "country": head.get("country"),
+                "ebc_code": head.get("ebc_code"),
+                "ebp_code": head.get("ebp_code"),
+                "port_code": head.get("port_code"),
+                "logistics_code": head.get("logistics_code"),
+                "logistics_no": head.get("logistics_no"),
             }
         )
     return pa.Table.from_pylist(decisions, schema=EXPORT_DECISION)
@@ -217,17 +299,22 @@ def _reasons(
         found.add("export_required_field_missing")
     if _text(head.get("ie_flag")).upper() != "E":
         found.add("export_not_export")
-    if _text(head.get("trade_mode")) != EXPORT_TRADE_MODE:
+    mode = _text(head.get("trade_mode"))
+    if mode not in TRADE_MODES:
         found.add("export_trade_mode")
+    needs = COMPANIONS.get(mode, COMPANIONS[EXPORT_TRADE_MODE])
     if not lines:
         found.add("export_no_lines")
     if any(not _GCODE.match(_text(line.get("gcode"))) for line in lines):
         found.add("export_gcode_invalid")
     order_key = (_text(head.get("ebp_code")), _text(head.get("order_no")))
     order = orders.get(order_key)
-    if order is None:
+    if "order" not in needs:
+        order = None  # 9810: no sale yet, nothing to match the lines against
+    elif order is None:
         found.add("export_order_missing")
-    if (_text(head.get("order_no")), _text(head.get("ebc_code"))) not in collections:
+    collected = (_text(head.get("order_no")), _text(head.get("ebc_code"))) in collections
+    if "collection" in needs and not collected:
         found.add("export_collection_missing")
     if (_text(head.get("logistics_code")), _text(head.get("logistics_no"))) not in waybills:
         found.add("export_waybill_missing")
@@ -247,6 +334,28 @@ def _reasons(
         if lines and total != _number(order.get("goods_value")):
             found.add("export_total_mismatch")
     return [code for code in EXPORT_REASON_CODES if code in found]
+
+
+def _mode_reasons(
+    head: Row,
+    reasons: list[str],
+    registered: set[tuple[str, str]],
+    warehouses: set[tuple[str, str]],
+) -> list[str]:
+    """9710 and 9810 need the enterprise registered for the mode; 9810 a warehouse filed in the
+    destination country (GACC 2020 No. 75, art. 2)."""
+    mode, ebc = _text(head.get("trade_mode")), _text(head.get("ebc_code"))
+    found = set(reasons)
+    if mode in ("9710", "9810") and (ebc, mode) not in registered:
+        found.add("export_not_registered")
+    if mode == "9810" and (ebc, _text(head.get("country"))) not in warehouses:
+        found.add("export_no_overseas_warehouse")
+    return [code for code in EXPORT_REASON_CODES if code in found]
+
+
+def _currency(lines: list[Row]) -> str | None:
+    """The lines' currency (the one of the first line naming one)."""
+    return next((_text(r.get("currency")) for r in lines if _text(r.get("currency"))), None)
 
 
 def _text(value: Any) -> str:
