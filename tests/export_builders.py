@@ -33,15 +33,24 @@ LINES = [
 ]
 
 
-def head(n: int, guid: str) -> Row:
-    return {"guid": f"{guid}-{n:04d}", "app_type": "1", "app_time": SENT, "app_status": "2"}
+def head(n: int, guid: str, when: dt.datetime = SENT) -> Row:
+    return {"guid": f"{guid}-{n:04d}", "app_type": "1", "app_time": when, "app_status": "2"}
 
 
 def table(document: Document, rows: list[Row]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=document.schema)
 
 
-def parcel(n: int, lines: list[tuple[str, Decimal, Decimal]] | None = None) -> dict[str, Any]:
+def parcel(
+    n: int,
+    lines: list[tuple[str, Decimal, Decimal]] | None = None,
+    *,
+    country: str = "502",
+    gcodes: tuple[str, ...] = ("6109100022", "6505009900"),
+    trade_mode: str = "9610",
+    when: dt.datetime = SENT,
+    port: str = CUSTOMS,
+) -> dict[str, Any]:
     """The four messages' tables of one parcel, consistent unless `lines` says otherwise."""
     order_no, pay_no, logistics_no, cop_no = (
         f"EO{n:06d}",
@@ -56,7 +65,7 @@ def parcel(n: int, lines: list[tuple[str, Decimal, Decimal]] | None = None) -> d
             e.EXPORT_ORDER,
             [
                 {
-                    **head(n, "A0000000-0000-4000-8000-00000000"),
+                    **head(n, "A0000000-0000-4000-8000-00000000", when),
                     "order_type": "E",
                     "order_no": order_no,
                     "ebp_code": EBP,
@@ -92,7 +101,7 @@ def parcel(n: int, lines: list[tuple[str, Decimal, Decimal]] | None = None) -> d
             e.EXPORT_COLLECTION,
             [
                 {
-                    **head(n, "B0000000-0000-4000-8000-00000000"),
+                    **head(n, "B0000000-0000-4000-8000-00000000", when),
                     "ebp_code": EBP,
                     "ebp_name": "platform",
                     "ebc_code": EBC,
@@ -103,7 +112,7 @@ def parcel(n: int, lines: list[tuple[str, Decimal, Decimal]] | None = None) -> d
                     "pay_no": pay_no,
                     "charge": total,
                     "currency": "142",
-                    "accounting_date": SENT,
+                    "accounting_date": when,
                 }
             ],
         )
@@ -113,7 +122,7 @@ def parcel(n: int, lines: list[tuple[str, Decimal, Decimal]] | None = None) -> d
             e.EXPORT_WAYBILL,
             [
                 {
-                    **head(n, "C0000000-0000-4000-8000-00000000"),
+                    **head(n, "C0000000-0000-4000-8000-00000000", when),
                     "logistics_code": LOGISTICS,
                     "logistics_name": "express",
                     "logistics_no": logistics_no,
@@ -131,7 +140,7 @@ def parcel(n: int, lines: list[tuple[str, Decimal, Decimal]] | None = None) -> d
             e.EXPORT_INVENTORY,
             [
                 {
-                    **head(n, "D0000000-0000-4000-8000-00000000"),
+                    **head(n, "D0000000-0000-4000-8000-00000000", when),
                     "customs_code": CUSTOMS,
                     "ebp_code": EBP,
                     "ebp_name": "platform",
@@ -141,14 +150,14 @@ def parcel(n: int, lines: list[tuple[str, Decimal, Decimal]] | None = None) -> d
                     "logistics_no": logistics_no,
                     "cop_no": cop_no,
                     "ie_flag": "E",
-                    "port_code": CUSTOMS,
-                    "ie_date": dt.datetime(2024, 6, 15),
+                    "port_code": port,
+                    "ie_date": dt.datetime(when.year, when.month, when.day),
                     "agent_code": AGENT,
                     "agent_name": "agent",
                     "ebc_code": EBC,
                     "ebc_name": "seller",
-                    "trade_mode": "9610",
-                    "country": "502",
+                    "trade_mode": trade_mode,
+                    "country": country,
                     "gross_weight": Decimal("1.2"),
                 }
             ],
@@ -161,7 +170,7 @@ def parcel(n: int, lines: list[tuple[str, Decimal, Decimal]] | None = None) -> d
                     "cop_no": cop_no,
                     "gnum": g,
                     "item_name": name,
-                    "gcode": "6109100022",
+                    "gcode": gcodes[(g - 1) % len(gcodes)],
                     "gname": name,
                     "currency": "142",
                     "qty": qty,

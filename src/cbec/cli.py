@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cbec.cli_enterprise import enterprise_app
+from cbec.cli_exports import exports_app
 from cbec.cli_ledgers import tax_app, warehouse_app
 from cbec.cli_messages import message_app
 from cbec.cli_output import console, errors, fail
@@ -39,6 +40,7 @@ app.add_typer(message_app, name="message")
 app.add_typer(tax_app, name="tax")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(risk_app, name="risk")
+app.add_typer(exports_app, name="exports")
 policy_app.command("diff")(policy_diff)
 app.command("whatif")(whatif)
 app.command("stats")(stats)

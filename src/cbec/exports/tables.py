@@ -31,14 +31,15 @@ EXPORT_DDL: tuple[str, ...] = (
     # Consolidated declarations (701 applied for, 792 result), their lines and their lists.
     """CREATE TABLE IF NOT EXISTS export_summaries (
         sum_no VARCHAR PRIMARY KEY, customs_code VARCHAR, agent_code VARCHAR, ebc_code VARCHAR,
-        period VARCHAR, lists INTEGER, total_value DECIMAL(18,2), created_at TIMESTAMP,
-        batch_id VARCHAR)""",
+        period VARCHAR, hs_digits INTEGER, lists INTEGER, items INTEGER, created_at TIMESTAMP,
+        source_guid VARCHAR, batch_id VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS export_summary_items (
-        sum_no VARCHAR, line_no INTEGER, trade_mode VARCHAR, hs4 VARCHAR, country VARCHAR,
-        currency VARCHAR, port_code VARCHAR, unit VARCHAR, qty DECIMAL(18,5),
-        value DECIMAL(18,2), lists INTEGER, batch_id VARCHAR)""",
+        sum_no VARCHAR, line_no INTEGER, trade_mode VARCHAR, hs_code VARCHAR, country VARCHAR,
+        currency VARCHAR, port_code VARCHAR, traf_mode VARCHAR, unit VARCHAR,
+        qty DECIMAL(18,5), value DECIMAL(18,2), lists INTEGER, batch_id VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS export_summary_lists (
-        sum_no VARCHAR, agent_code VARCHAR, cop_no VARCHAR, invt_no VARCHAR, batch_id VARCHAR)""",
+        sum_no VARCHAR, agent_code VARCHAR, cop_no VARCHAR, invt_no VARCHAR,
+        logistics_no VARCHAR, batch_id VARCHAR)""",
 )
 
 # Columns added to `export_decisions` after the first slice (old rows keep them empty).
@@ -71,3 +72,20 @@ def insert_export_rows(raw: Any, tables: dict[str, str], batch_id: str) -> None:
         raw.execute(
             f"INSERT INTO {target} BY NAME SELECT *, ? AS batch_id FROM {source}", [batch_id]
         )
+
+
+def commit_rows(raw: Any, tables: dict[str, Any], batch_id: str) -> None:
+    """Insert Arrow tables into the store tables they name, all or nothing (one transaction)."""
+    raw.execute("BEGIN TRANSACTION")
+    try:
+        for target, table in tables.items():
+            name = f"cbec_rows_{target}"
+            raw.register(name, table)
+            try:
+                insert_export_rows(raw, {target: name}, batch_id)
+            finally:
+                raw.unregister(name)
+        raw.execute("COMMIT")
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
