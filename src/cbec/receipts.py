@@ -178,6 +178,8 @@ def receipts_for(files: list[MessageFile], outcome: Outcome) -> Iterator[Receipt
                 status, info = outcome.answers[(index, node)]
                 yield _answered(reply, head_stem, row, status, info)
                 yield from outcome.follow_ups.get((index, node), [])
+            elif (index, node) in outcome.follow_ups:  # answered whole (CEB702 and CEB792)
+                yield from outcome.follow_ups[(index, node)]
             else:
                 info = problems_info(problems) or [("not_processed", describe("not_processed"))]
                 yield _document_receipt(reply, head_stem, row, [], refused or info)
@@ -391,7 +393,8 @@ def write_receipts(
         pending: list[Future[None]] = []
         for receipt in receipts:
             message = MESSAGES[receipt.code]
-            status = receipt.row.get("return_status", receipt.row.get("status"))
+            row = receipt.row  # a CEB792 has its state in decState
+            status = row.get("return_status", row.get("status", row.get("dec_state")))
             stem = f"CEB{receipt.code}_{_safe(receipt.name)}"
             seen[stem] = seen.get(stem, 0) + 1
             name = f"{stem}_{seen[stem]}_{status}.xml"

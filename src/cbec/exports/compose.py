@@ -15,8 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cbec.exports import clearance, manifests
+from cbec.exports import applications, clearance, manifests
 from cbec.messages import batch as batch_files
+from cbec.messages.catalog import MESSAGES
 from cbec.messages.parse import NODE_COLUMN
 from cbec.store.embedded import PendingFile, Store
 
@@ -83,14 +84,17 @@ def clear_exports(
             answer["status"],
             info or [("accepted", "accepted")],
         )
-    if judged.events.num_rows:
-        con.register("cbec_new_events", judged.events)
-        con.execute(f"CREATE TEMP TABLE {NEW_EVENTS} AS SELECT * FROM cbec_new_events")
-        con.unregister("cbec_new_events")
-        run.rows["export_events"] = NEW_EVENTS
     # Events of this run's messages, new or recorded by an earlier run of the same messages.
     events = pa.concat_tables([earlier, judged.events])
     run.follow_ups = _follow_ups(store, tables, events)
+    new_events = [judged.events]
+    summaries = tables.get("export_summaries")
+    if summaries is not None and summaries.num_rows:
+        new_events += _applications(store, run, summaries, tables, judged.events)
+    new_events_table = pa.concat_tables(new_events)
+    if new_events_table.num_rows:
+        _temp(store, NEW_EVENTS, new_events_table)
+        run.rows["export_events"] = NEW_EVENTS
 
     known = store.known_files()
     name = batch_files.digest(files)
@@ -100,6 +104,60 @@ def clear_exports(
         if (stem, name) not in known
     ]
     return run
+
+
+def _applications(
+    store: Store,
+    run: ExportRun,
+    heads: pa.Table,
+    tables: dict[str, pa.Table],
+    run_events: pa.Table,
+) -> list[pa.Table]:
+    """Judge this run's CEB701: answers (CEB702 then CEB792) as follow-ups of their nodes, the
+    summaries' rows for the batch; returns the `summarised` events."""
+    from cbec.exports.summarize import last_serials
+    from cbec.receipts import Receipt, return_info
+
+    judged = applications.judge_applications(
+        store, heads, tables.get("export_summary_lines"), run_events, last_serials(store)
+    )
+    again = [s for _, s, _ in judged.answers.values() if s and s not in judged.results]
+    results = {**applications.stored_results(store, again), **judged.results}
+    fields = MESSAGES["702"].head.document.columns
+    for row in heads.to_pylist():
+        key = (row[FILE_COLUMN], row[NODE_COLUMN])
+        if key not in judged.answers:
+            continue
+        status, sum_no, info = judged.answers[key]
+        answer = {c: row.get(c) for c in fields if c in row}
+        answer.update(
+            sum_no=sum_no,
+            return_status=status,
+            return_time=row.get("app_time"),
+            return_info=return_info(info),
+        )
+        follow = [Receipt("702", answer, str(row.get("cop_no") or row.get("guid")))]
+        if sum_no in results:
+            follow.append(results[sum_no])
+        run.follow_ups[key] = follow
+    events: list[pa.Table] = []
+    for target, table in judged.rows.items():
+        if target == "export_events":
+            events.append(table)
+            continue
+        _temp(store, f"new_{target}", table)
+        run.rows[target] = f"new_{target}"
+    return events
+
+
+def _temp(store: Store, name: str, table: pa.Table) -> None:
+    con = store.con.con
+    con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
+    con.register("cbec_rows", table)
+    try:
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM cbec_rows")
+    finally:
+        con.unregister("cbec_rows")
 
 
 def clearance_text(code: str) -> str:

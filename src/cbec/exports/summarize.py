@@ -30,42 +30,43 @@ class Summarized:
     members: pa.Table
 
 
-def candidates(
-    store: Store, start: dt.datetime, end: dt.datetime, ebc_code: str | None = None
-) -> pa.Table:
-    """Released 9610 lists decided in [start, end) that can be summarised (CANDIDATE)."""
+def candidates_sql(store: Store, with_period: bool = True) -> str:
+    """SQL of the released 9610 lists with what the summary needs (CANDIDATE columns), with
+    `status`; with `with_period`, only those decided in [$start, $end) not yet closed."""
     heads = store.document_paths("export_inventories")
+    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in heads)
     traf = (
         "(SELECT DISTINCT ON (coalesce(agent_code, ''), cop_no) coalesce(agent_code, '') "
-        "AS agent_code, cop_no, traf_mode FROM read_parquet(?, union_by_name = true) "
+        f"AS agent_code, cop_no, traf_mode FROM read_parquet([{listed}], union_by_name = true) "
         "ORDER BY coalesce(agent_code, ''), cop_no, app_time DESC)"
         if heads
         else "(SELECT NULL::VARCHAR AS agent_code, NULL::VARCHAR AS cop_no, "
         "NULL::VARCHAR AS traf_mode WHERE false)"
     )
-    params: list[object] = [heads] if heads else []
-    params += [start, end]
-    where_ebc = ""
-    if ebc_code:
-        where_ebc = "AND d.ebc_code = ?"
-        params.append(ebc_code)
-    table = store.con.con.sql(
-        f"""
-        WITH events AS (
-            SELECT agent_code, cop_no, bool_or(event IN ('cancelled', 'summarised')) AS closed
-            FROM export_events GROUP BY ALL)
+    period = (
+        "AND d.decided_at >= $start AND d.decided_at < $end AND NOT EXISTS (SELECT 1 FROM "
+        "export_events e WHERE e.agent_code = d.agent_code AND e.cop_no = d.cop_no "
+        "AND e.event IN ('cancelled', 'summarised')) AND ($ebc IS NULL OR d.ebc_code = $ebc)"
+        if with_period
+        else ""
+    )
+    return f"""
         SELECT d.agent_code, d.cop_no, d.invt_no, d.customs_code, d.ebc_code, d.trade_mode,
                d.country, d.port_code, h.traf_mode, d.logistics_no, d.currency,
                NULL::VARCHAR AS source_guid
         FROM export_decisions d
         LEFT JOIN {traf} h USING (agent_code, cop_no)
-        LEFT JOIN events e USING (agent_code, cop_no)
-        WHERE d.status = 800 AND d.trade_mode = '9610' AND d.invt_no IS NOT NULL
-          AND d.decided_at >= ? AND d.decided_at < ? AND NOT coalesce(e.closed, false)
-          {where_ebc}
-        ORDER BY d.agent_code, d.cop_no
-        """,
-        params=params,
+        WHERE d.status = 800 AND d.trade_mode = '9610' AND d.invt_no IS NOT NULL {period}
+        """
+
+
+def candidates(
+    store: Store, start: dt.datetime, end: dt.datetime, ebc_code: str | None = None
+) -> pa.Table:
+    """Released 9610 lists decided in [start, end) that can be summarised (CANDIDATE)."""
+    table = store.con.con.sql(
+        candidates_sql(store) + " ORDER BY d.agent_code, d.cop_no",
+        params={"start": start, "end": end, "ebc": ebc_code},
     ).to_arrow_table()
     return table.cast(summary.CANDIDATE)
 
@@ -225,9 +226,6 @@ def write_outputs(consolidation: summary.Consolidation, out: Path) -> None:
         partial = out / f"{name}.parquet.partial"
         pq.write_table(table, partial)
         partial.replace(out / f"{name}.parquet")
-    folder = out / "receipts"
-    folder.mkdir(exist_ok=True)
-    for sum_no, data in summary.result_messages(consolidation):
-        partial = folder / f"CEB792_{sum_no}.xml.partial"
-        partial.write_bytes(data)
-        partial.replace(folder / f"CEB792_{sum_no}.xml")
+    from cbec.receipts import write_receipts
+
+    write_receipts(out / "receipts", summary.result_receipts(consolidation))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -208,21 +209,18 @@ def consolidate(
 RESULT_STATE = "120"  # decState of a CEB792: the summary is accepted (cbec's code, see docs)
 
 
-def result_messages(consolidation: Consolidation) -> list[tuple[str, bytes]]:
-    """One CEB792 summary result per summary: (its sumNo, the message)."""
-    from cbec.messages.build import build_message
-    from cbec.messages.catalog import MESSAGES
+def result_receipts(consolidation: Consolidation) -> list[Any]:
+    """One CEB792 summary result per summary (`cbec.receipts.Receipt`, named by its sumNo)."""
+    from cbec.receipts import Receipt
 
-    message = MESSAGES["792"]
-    lines: dict[str, list[dict[str, object]]] = {}
+    lines: dict[str, list[dict[str, Any]]] = {}
     for line in consolidation.result_lines.to_pylist():
         lines.setdefault(line["sum_no"], []).append(line)
     out = []
     for summary in consolidation.summaries.to_pylist():
         sum_no = summary["sum_no"]
-        guid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"cbec:792:{sum_no}")).upper()
         head = {
-            "guid": guid,
+            "guid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cbec:792:{sum_no}")).upper(),
             "customs_code": summary["customs_code"],
             "sum_no": sum_no,
             "op_date": summary["created_at"],
@@ -233,6 +231,5 @@ def result_messages(consolidation: Consolidation) -> list[tuple[str, bytes]]:
             "msg_count": 1,
             "msg_seq_no": 1,
         }
-        data = build_message(message, [head], lines.get(sum_no, []), guid=guid, empty=True)
-        out.append((sum_no, data))
+        out.append(Receipt("792", head, sum_no, tuple(lines.get(sum_no, []))))
     return out
