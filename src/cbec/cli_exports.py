@@ -225,3 +225,51 @@ def stock(
         if warehouse is None or row["warehouse_code"] == warehouse:
             dispatch.add_row(*("" if v is None else str(v) for v in row.values()))
     console.print(dispatch)
+
+
+@exports_app.command("returns")
+def export_returns(
+    path: Annotated[
+        Path,
+        typer.Argument(help="CSV or Parquet: agent_code, cop_no, gnum, returned_at, unchanged."),
+    ],
+    db: DbOption = DEFAULT_DB,
+    out: Annotated[Path, typer.Option("--out", help="Folder for export_returns.parquet.")] = Path(
+        "out"
+    ),
+) -> None:
+    """Returned export lines judged for the import relief of MOF/GACC/STA 2026 No. 16: exported
+    2026-01-01..2027-12-31, back unchanged within 6 months, no duty, VAT or consumption tax
+    (food still pays the duty)."""
+    import pyarrow.parquet as pq
+
+    from cbec.exports import overseas, returns
+
+    try:
+        returned = returns.parse_returns(overseas.read_moves(path, returns.RETURN_COLUMNS))
+    except overseas.MovesError as exc:
+        raise fail(f"{path}: {exc}", BAD_INPUT) from None
+    with _store(db) as store:
+        judged = returns.judge_stored(store, returned)
+    out.mkdir(parents=True, exist_ok=True)
+    partial = out / "export_returns.parquet.partial"
+    pq.write_table(judged, partial)
+    partial.replace(out / "export_returns.parquet")
+    table = Table(title=f"Export returns ({sum(judged['relieved'].to_pylist())} relieved)")
+    shown = (
+        "cop_no",
+        "gnum",
+        "gcode",
+        "exported_at",
+        "returned_at",
+        "relieved",
+        "reason",
+        "duty_exempt",
+        "vat_exempt",
+        "consumption_tax_exempt",
+    )
+    for column in shown:
+        table.add_column(column)
+    for row in judged.to_pylist():
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in shown))
+    console.print(table)
