@@ -83,6 +83,10 @@ def simulate(
             "--nodes-per-message", min=1, help="Business nodes per CEB message (--format xml)."
         ),
     ] = 50,
+    exports: Annotated[
+        int,
+        typer.Option("--exports", min=0, help="Export lists too, as CEB messages in OUT/exports."),
+    ] = 0,
 ) -> None:
     """Write a realistic day of retail-import documents (and its ground truth) as Parquet, or as
     the CEB messages the enterprises send."""
@@ -93,6 +97,10 @@ def simulate(
         raise fail(f"--format {output_format!r} is not a format; write parquet or xml")
     day = _parse_day(date, "--date")
     started = time.perf_counter()
+    if exports:
+        from cbec.cli_exports import simulate_exports
+
+        simulate_exports(exports, seed, day, out, nodes_per_message)
     if output_format == "xml":
         from rich.progress import TaskID
 

@@ -273,3 +273,38 @@ def export_returns(
     for row in judged.to_pylist():
         table.add_row(*("" if row[c] is None else str(row[c]) for c in shown))
     console.print(table)
+
+
+@exports_app.command("registry")
+def registry(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder with registrations.csv and "
+            "warehouses.csv (as `cbec simulate --exports` writes)."
+        ),
+    ],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Register 9710/9810 enterprises and file overseas warehouses from two CSV files."""
+    from cbec.exports import overseas
+
+    with _store(db, create=True) as store:
+        try:
+            enterprises, warehouses = overseas.load_registry(store, folder)
+        except (overseas.MovesError, ValueError) as exc:
+            raise fail(str(exc), BAD_INPUT) from None
+    console.print(f"{enterprises} registration(s), {warehouses} overseas warehouse(s) recorded")
+
+
+def simulate_exports(lists: int, seed: int, day: dt.date, out: Path, nodes: int) -> None:
+    """`cbec simulate --exports N`: the export day under OUT/exports (cbec.simulate.exports)."""
+    from cbec.simulate.exports import simulate_exports as run
+
+    written = run(lists, seed, day, out, nodes)
+    counts = ", ".join(f"{n:,} CEB{code}" for code, n in written.messages.items())
+    console.print(
+        f"Wrote {lists:,} export lists for {day} to {written.folder}: {written.files:,} messages "
+        f"({counts}); registry/ and moves/ for `cbec exports registry`, `arrivals`, `sales`, "
+        "`returns`."
+    )

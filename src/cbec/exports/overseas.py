@@ -297,3 +297,34 @@ def dispatch_times(store: Store, promise_days: int = PROMISE_DAYS) -> pa.Table:
         """,
         params=[promise_days],
     ).to_arrow_table()
+
+
+def load_registry(store: Store, folder: Path) -> tuple[int, int]:
+    """`registrations.csv` (ebc_code, trade_mode) and `warehouses.csv` (warehouse_code, name,
+    country, ebc_code) of `folder`, all checked before any is recorded; returns their counts."""
+    registrations = read_moves(folder / "registrations.csv", ("ebc_code", "trade_mode"))
+    warehouses = read_moves(
+        folder / "warehouses.csv", ("warehouse_code", "name", "country", "ebc_code")
+    )
+    problems = []
+    for row, entry in enumerate(registrations.to_pylist(), 2):
+        if entry["trade_mode"] not in MODES or not entry["ebc_code"]:
+            problems.append(f"registrations.csv row {row}: needs an ebc_code and 9710 or 9810")
+    for row, entry in enumerate(warehouses.to_pylist(), 2):
+        country = entry["country"] or ""
+        if not (
+            entry["warehouse_code"]
+            and entry["ebc_code"]
+            and len(country) == 3
+            and country.isdigit()
+        ):
+            problems.append(f"warehouses.csv row {row}: needs codes and a 3-digit country")
+    if problems:
+        raise MovesError("nothing recorded: " + "; ".join(problems[:20]))
+    for entry in registrations.to_pylist():
+        register_enterprise(store, entry["ebc_code"], entry["trade_mode"])
+    for entry in warehouses.to_pylist():
+        add_warehouse(
+            store, entry["warehouse_code"], entry["name"] or "", entry["country"], entry["ebc_code"]
+        )
+    return registrations.num_rows, warehouses.num_rows
