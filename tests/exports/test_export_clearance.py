@@ -85,3 +85,12 @@ def test_every_export_reason_is_documented() -> None:
     doc = (Path(__file__).parent.parent.parent / "docs" / "messages.md").read_text("utf-8")
     for reason in EXPORT_REASONS:
         assert f"| `{reason.code}` |" in doc, reason.code
+
+
+def test_every_export_decision_column_is_documented() -> None:
+    from cbec.exports.clearance import EXPORT_DECISION
+
+    doc = (Path(__file__).parent.parent.parent / "docs" / "exports.md").read_text("utf-8")
+    section = doc.split("## The decisions file", 1)[1].split("\n## ", 1)[0]
+    for name in EXPORT_DECISION.names:
+        assert name in section, name

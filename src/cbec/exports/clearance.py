@@ -1,10 +1,11 @@
-"""Clearance of 9610 retail export declaration lists (CEB603) against their documents.
+"""Clearance of export declaration lists (CEB603: 9610, 9710, 9810) against their documents.
 
 Each export declaration list (`export_inventories` with its `export_inventory_lines`) is matched
-against its order (CEB303, `ebpCode + orderNo`), its collection receipt (CEB403, `orderNo +
-ebcCode`) and its waybill (CEB505, `logisticsCode + logisticsNo`), from this run's messages and
-the documents stored by earlier runs; it is checked (required fields, `ieFlag` E, `tradeMode`
-9610, 10-digit `gcode`, lines against the order's lines by `gnum`, totals) and released (800) or
+against the companions its mode needs (`COMPANIONS`): its order (CEB303, `ebpCode + orderNo`),
+its collection receipt (CEB403, `orderNo + ebcCode`) and its waybill (CEB505, `logisticsCode +
+logisticsNo`), from this run's messages and the documents stored by earlier runs; it is checked
+(required fields, `ieFlag` E, the mode, 10-digit `gcode`, lines against the order's lines by
+`gnum`, totals; 9710 / 9810 registration and 9810 overseas warehouse) and released (800) or
 rejected (100) with the codes of `EXPORT_REASONS`. Exports pay no tax: there is no tax bill.
 
 Declaration lists already decided (by the key `agentCode + copNo`) are not decided again.
