@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow as pa
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "tests" / "exports"))
@@ -64,12 +66,12 @@ def main() -> None:
     tables = {
         s: _plain(t) for s, t in messages.export_tables.items() if s in clearance.EXPORT_STEMS
     }
-    arguments = (tables, {}, set(), {}, None, set(), set())
+    none: dict[str, pa.Table] = {}
     started = time.perf_counter()
-    columnar = clearance.clear_exports(*arguments)
+    columnar = clearance.clear_exports(tables, none, set(), {}, None, set(), set())
     columnar_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    per_row = row_oracle.clear_exports(*arguments)
+    per_row = row_oracle.clear_exports(tables, none, set(), {}, None, set(), set())
     per_row_seconds = time.perf_counter() - started
     assert columnar.to_pylist() == per_row.to_pylist(), "the two clearances disagree"
     report = {
