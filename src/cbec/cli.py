@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cbec.cli_enterprise import enterprise_app
+from cbec.cli_exports import exports_app
 from cbec.cli_ledgers import tax_app, warehouse_app
 from cbec.cli_messages import message_app
 from cbec.cli_output import console, errors, fail
@@ -39,6 +40,7 @@ app.add_typer(message_app, name="message")
 app.add_typer(tax_app, name="tax")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(risk_app, name="risk")
+app.add_typer(exports_app, name="exports")
 policy_app.command("diff")(policy_diff)
 app.command("whatif")(whatif)
 app.command("stats")(stats)
@@ -81,6 +83,10 @@ def simulate(
             "--nodes-per-message", min=1, help="Business nodes per CEB message (--format xml)."
         ),
     ] = 50,
+    exports: Annotated[
+        int,
+        typer.Option("--exports", min=0, help="Export lists too, as CEB messages in OUT/exports."),
+    ] = 0,
 ) -> None:
     """Write a realistic day of retail-import documents (and its ground truth) as Parquet, or as
     the CEB messages the enterprises send."""
@@ -91,6 +97,10 @@ def simulate(
         raise fail(f"--format {output_format!r} is not a format; write parquet or xml")
     day = _parse_day(date, "--date")
     started = time.perf_counter()
+    if exports:
+        from cbec.cli_exports import simulate_exports
+
+        simulate_exports(exports, seed, day, out, nodes_per_message)
     if output_format == "xml":
         from rich.progress import TaskID
 

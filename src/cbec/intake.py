@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from cbec.documents.reading import RowError
 from cbec.documents.schemas import DELIVERY, DELIVERY_LINE, IMPORT_DOCUMENTS
-from cbec.exports.clearance import EXPORT_STEMS
+from cbec.exports.manifests import EXPORT_MESSAGE_STEMS
 from cbec.messages.batch import MessageFile, concat, message_paths, read_message_files
 from cbec.messages.parse import NODE_COLUMN, ParsedMessage
 from cbec.store.embedded import Store
@@ -43,7 +43,8 @@ class Intake:
     unreadable_keys: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     # Clean rows of returns and cancellations, each with `_file` and `_node`.
     ledger_rows: dict[str, list[dict[str, object]]] = field(default_factory=dict)
-    # Accepted rows of the 9610 export families (cbec.exports.clearance), canonical schemas.
+    # Accepted rows of the export families (cbec.exports), canonical schemas plus `_node` and
+    # `_file` (which message and business node each row came from).
     export_tables: dict[str, pa.Table] = field(default_factory=dict)
 
     @property
@@ -89,7 +90,7 @@ def take_in(paths: Iterable[Path], store: Store, require_signatures: bool = Fals
                     row[FILE_COLUMN] = index
                 intake.ledger_rows.setdefault(stem, []).extend(named)
                 continue
-            if stem in EXPORT_STEMS:
+            if stem in EXPORT_MESSAGE_STEMS:
                 _take_export(intake, message, stem, table, index, whole_message_bad)
                 continue
             if stem not in CLEARED_STEMS:
@@ -130,7 +131,8 @@ def _take_export(
     elif refused and clean.num_rows:
         nodes = clean[NODE_COLUMN].to_pylist()
         clean = clean.filter(pa.array([(index, n) not in refused for n in nodes]))
-    clean = clean.drop_columns([NODE_COLUMN])
+    # Each row keeps its file and node: the manifests and cancellations are answered per node.
+    clean = clean.append_column(FILE_COLUMN, pa.array([index] * clean.num_rows, pa.int32()))
     before = intake.export_tables.get(stem)
     intake.export_tables[stem] = clean if before is None else pa.concat_tables([before, clean])
 

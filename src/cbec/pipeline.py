@@ -29,7 +29,7 @@ from cbec.clearance.money import fen_to_money
 from cbec.documents.reading import ANSWERED_BY_KEY, DocumentSource, RowError, read_folder
 from cbec.documents.schemas import DECISION, TAX_LINE, Document
 from cbec.engines.duckdb import sequential_pass
-from cbec.exports import clearance as export_clearance
+from cbec.exports import compose as export_compose
 from cbec.ledgers import returns, stock
 from cbec.messages import batch as batch_files
 from cbec.policy.lists import load_positive_list, load_tariff
@@ -273,9 +273,9 @@ def clear(
     step("writing results")
     ledgers = _returns_and_cancellations(store, messages, policy)
     pending = _pending_files(sources, store)
-    new_exports, export_files = _clear_exports(store, messages, as_of)
-    pending += export_files
-    if new_count or pending or ledgers.returned_lines or new_exports:
+    exports = export_compose.clear_exports(store, messages.export_tables, messages.files, as_of)
+    pending += exports.files
+    if new_count or pending or ledgers.returned_lines or exports.anything:
         batch = Batch(
             batch_id=uuid.uuid4().hex,
             decisions="new_decisions_all",
@@ -284,19 +284,20 @@ def clear(
             serials="new_serials",
             declarations=new_count,
             files=pending,
-            export_decisions="new_export_decisions" if new_exports else None,
+            export_rows=exports.rows,
             **{"stock": "new_stock_moves", **_returned_tables(store, ledgers)},
         )
         store.commit(batch)
     result = _write_outputs(store, found, unreadable, out, errors, new_count)
-    exported = _write_export_decisions(store, messages, out)
+    heads = messages.export_tables.get("export_inventories")
+    exported = export_compose.write_export_decisions(store, heads, out)
     result.export_declarations = exported.num_rows if exported is not None else 0
     if messages.files:
         result.messages = len(messages.files)
         result.unreadable_messages = sum(1 for f in messages.files if f.message is None)
         started = time.perf_counter()
         result.receipts = _answer_messages(
-            messages, out, deleted, as_of, receipt_signer, ledgers.answers, exported
+            messages, out, deleted, as_of, receipt_signer, ledgers.answers, exported, exports
         )
         result.receipt_seconds = time.perf_counter() - started
         result.message_seconds = message_seconds
@@ -381,90 +382,6 @@ def _returns_and_cancellations(
     return outcome
 
 
-def _clear_exports(
-    store: Store, messages: intake.Intake, as_of: dt.datetime | None
-) -> tuple[int, list[PendingFile]]:
-    """Decide this run's 9610 export declaration lists (`cbec.exports.clearance`) into the temp
-    table `new_export_decisions`; return their count and the export documents to store."""
-    _release(store, "new_export_decisions")  # a store kept open clears run after run
-    tables = {s: t for s, t in messages.export_tables.items() if t.num_rows}
-    if not tables:
-        return 0, []
-    stored: dict[str, pa.Table] = {}
-    for stem in export_clearance.EXPORT_STEMS:
-        documents = store.documents(stem)
-        if documents is not None:
-            stored[stem] = documents.to_pyarrow()
-    con = store.con.con
-    decided = {(a, c) for a, c in con.execute(_EXPORT_DECIDED).fetchall()}
-    serials = {(c, y): n for c, y, n in con.execute(_EXPORT_SERIALS).fetchall()}
-    new = export_clearance.clear_exports(tables, stored, decided, serials, as_of)
-    _materialize(store, "new_export_decisions", ibis.memtable(new))
-    known = store.known_files()
-    name = batch_files.digest(messages.files)
-    files = [
-        PendingFile(stem, name, table=table)
-        for stem, table in sorted(tables.items())
-        if (stem, name) not in known
-    ]
-    return new.num_rows, files
-
-
-_EXPORT_DECIDED = "SELECT agent_code, cop_no FROM export_decisions"
-# invtNo of an export list: customs code (4), year (4), 'E', serial (9).
-_EXPORT_SERIALS = (
-    "SELECT customs_code, CAST(substr(invt_no, 5, 4) AS INTEGER) AS year, "
-    "max(CAST(right(invt_no, 9) AS BIGINT)) FROM export_decisions "
-    "WHERE invt_no IS NOT NULL GROUP BY ALL"
-)
-
-
-def _write_export_decisions(store: Store, messages: intake.Intake, out: Path) -> pa.Table | None:
-    """OUT/export_decisions.parquet: the decision of every export declaration list read (this
-    run's or an earlier one's), sorted by key; None when the input holds none."""
-    heads = messages.export_tables.get("export_inventories")
-    if heads is None or heads.num_rows == 0:
-        return None
-    keys = pa.table(
-        {
-            "agent_code": pc.fill_null(heads["agent_code"], ""),
-            "cop_no": pc.fill_null(heads["cop_no"], ""),
-        }
-    )
-    con = store.con.con
-    con.register("cbec_export_keys", keys)
-    try:
-        new = (
-            "SELECT * FROM new_export_decisions"
-            if _has_table(store, "new_export_decisions")
-            else ""
-        )
-        union = "SELECT * EXCLUDE (batch_id) FROM export_decisions"
-        if new:
-            union = f"{union} UNION ALL {new}"
-        table = con.sql(
-            f"SELECT DISTINCT d.* FROM ({union}) d SEMI JOIN cbec_export_keys k "
-            "USING (agent_code, cop_no) ORDER BY agent_code, cop_no"
-        ).to_arrow_table()
-    finally:
-        con.unregister("cbec_export_keys")
-    table = table.cast(export_clearance.EXPORT_DECISION)
-    out.mkdir(parents=True, exist_ok=True)
-    partial = out / "export_decisions.parquet.partial"
-    import pyarrow.parquet as pq
-
-    pq.write_table(table, partial)
-    partial.replace(out / "export_decisions.parquet")
-    return table
-
-
-def _has_table(store: Store, name: str) -> bool:
-    found = store.con.con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [name]
-    ).fetchall()
-    return bool(found[0][0])
-
-
 def _whole(value: Decimal | None) -> int | None:
     return None if value is None else int(value)
 
@@ -527,6 +444,7 @@ def _answer_messages(
     signer: receipts.ReceiptSigner | None,
     answers: dict[tuple[int, int], tuple[int, list[tuple[str, str]]]],
     exported: pa.Table | None = None,
+    exports: export_compose.ExportRun | None = None,
 ) -> int:
     """Write the receipts of every message read (decisions come from what OUT now holds)."""
     keys = messages.inventory_keys
@@ -538,8 +456,9 @@ def _answer_messages(
         refused=messages.refused,
         deleted=deleted,
         clock=as_of or dt.datetime.now().replace(microsecond=0),
-        answers=answers,
+        answers={**answers, **(exports.answers if exports else {})},
         export_decisions=exported,
+        follow_ups=exports.follow_ups if exports else {},
     )
     written = receipts.receipts_for(messages.files, outcome)
     return receipts.write_receipts(out / "receipts", written, signer)

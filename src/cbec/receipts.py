@@ -77,6 +77,11 @@ _NAME_KEYS: dict[str, tuple[str, ...]] = {
     "export_collections": ("pay_no",),
     "export_waybills": ("logistics_no",),
     "export_inventories": ("cop_no",),
+    "export_arrivals": ("cop_no",),
+    "export_departures": ("cop_no",),
+    "export_master_waybills": ("cop_no",),
+    "export_cancellations": ("cop_no",),
+    "export_summaries": ("cop_no",),
 }
 # Export documents answered 120 or 100 like the import ones (cbec.exports.clearance).
 EXPORT_DOCUMENT_STEMS = ("export_orders", "export_collections", "export_waybills")
@@ -116,6 +121,8 @@ class Outcome:
     answers: dict[tuple[int, int], tuple[int, list[tuple[str, str]]]] = field(default_factory=dict)
     # Decisions on 9610 export declaration lists (OUT/export_decisions.parquet), when any.
     export_decisions: pa.Table | None = None
+    # Receipts that follow an answered node (a departure's CEB604 399 for each list it concludes).
+    follow_ups: dict[tuple[int, int], list[Receipt]] = field(default_factory=dict)
 
 
 def _guid(*parts: object) -> str:
@@ -170,6 +177,9 @@ def receipts_for(files: list[MessageFile], outcome: Outcome) -> Iterator[Receipt
             elif (index, node) in outcome.answers:
                 status, info = outcome.answers[(index, node)]
                 yield _answered(reply, head_stem, row, status, info)
+                yield from outcome.follow_ups.get((index, node), [])
+            elif (index, node) in outcome.follow_ups:  # answered whole (CEB702 and CEB792)
+                yield from outcome.follow_ups[(index, node)]
             else:
                 info = problems_info(problems) or [("not_processed", describe("not_processed"))]
                 yield _document_receipt(reply, head_stem, row, [], refused or info)
@@ -383,7 +393,8 @@ def write_receipts(
         pending: list[Future[None]] = []
         for receipt in receipts:
             message = MESSAGES[receipt.code]
-            status = receipt.row.get("return_status", receipt.row.get("status"))
+            row = receipt.row  # a CEB792 has its state in decState
+            status = row.get("return_status", row.get("status", row.get("dec_state")))
             stem = f"CEB{receipt.code}_{_safe(receipt.name)}"
             seen[stem] = seen.get(stem, 0) + 1
             name = f"{stem}_{seen[stem]}_{status}.xml"

@@ -3,218 +3,19 @@ matched, checked and released (CEB604 120 then 800) or rejected (100) with their
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
-from cbec.documents import exports as e
-from cbec.documents.schemas import Document
 from cbec.exports.clearance import EXPORT_REASONS
-from cbec.messages import catalog
-from cbec.messages.build import build_tables
-from cbec.messages.parse import parse_message
-from cbec.pipeline import ClearResult, Policy, clear
+from cbec.pipeline import Policy
 from cbec.store.embedded import Store
-
-Row = dict[str, Any]
-EBP = "4401966ABC"
-EBC = "4401960123"
-LOGISTICS = "4401980456"
-AGENT = "4401980789"
-CUSTOMS = "5141"
-SENT = dt.datetime(2024, 6, 15, 10, 30, 5)
-TRANSFER = {"copCode": AGENT, "copName": "agent", "dxpMode": "DXP", "dxpId": "DXPENT0000012345"}
-LINES = [
-    ("T-shirt, cotton", Decimal("2"), Decimal("50.00")),
-    ("Cap", Decimal("1"), Decimal("20.00")),
-]
-
-
-@pytest.fixture(scope="module")
-def policy() -> Policy:
-    return Policy.load()
-
-
-def _head(n: int, guid: str) -> Row:
-    return {"guid": f"{guid}-{n:04d}", "app_type": "1", "app_time": SENT, "app_status": "2"}
-
-
-def _table(document: Document, rows: list[Row]) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=document.schema)
-
-
-def _parcel(n: int, lines: list[tuple[str, Decimal, Decimal]] | None = None) -> dict[str, Any]:
-    """The four messages' tables of one parcel, consistent unless `lines` says otherwise."""
-    order_no, pay_no, logistics_no, cop_no = (
-        f"EO{n:06d}",
-        f"PAY{n:06d}",
-        f"LN{n:06d}",
-        f"EC{n:06d}",
-    )
-    ordered = [(name, qty, qty * price) for name, qty, price in LINES]
-    total = sum((t for _, _, t in ordered), Decimal(0))
-    order = {
-        "export_orders": _table(
-            e.EXPORT_ORDER,
-            [
-                {
-                    **_head(n, "A0000000-0000-4000-8000-00000000"),
-                    "order_type": "E",
-                    "order_no": order_no,
-                    "ebp_code": EBP,
-                    "ebp_name": "platform",
-                    "ebc_code": EBC,
-                    "ebc_name": "seller",
-                    "goods_value": total,
-                    "freight": Decimal("0"),
-                    "currency": "142",
-                }
-            ],
-        ),
-        "export_order_lines": _table(
-            e.EXPORT_ORDER_LINE,
-            [
-                {
-                    "ebp_code": EBP,
-                    "order_no": order_no,
-                    "gnum": g,
-                    "item_name": name,
-                    "unit": "011",
-                    "currency": "142",
-                    "qty": qty,
-                    "price": LINES[g - 1][2],
-                    "total_price": line_total,
-                }
-                for g, (name, qty, line_total) in enumerate(ordered, 1)
-            ],
-        ),
-    }
-    collection = {
-        "export_collections": _table(
-            e.EXPORT_COLLECTION,
-            [
-                {
-                    **_head(n, "B0000000-0000-4000-8000-00000000"),
-                    "ebp_code": EBP,
-                    "ebp_name": "platform",
-                    "ebc_code": EBC,
-                    "ebc_name": "seller",
-                    "order_no": order_no,
-                    "pay_code": "4403169D3W",
-                    "pay_name": "payer",
-                    "pay_no": pay_no,
-                    "charge": total,
-                    "currency": "142",
-                    "accounting_date": SENT,
-                }
-            ],
-        )
-    }
-    waybill = {
-        "export_waybills": _table(
-            e.EXPORT_WAYBILL,
-            [
-                {
-                    **_head(n, "C0000000-0000-4000-8000-00000000"),
-                    "logistics_code": LOGISTICS,
-                    "logistics_name": "express",
-                    "logistics_no": logistics_no,
-                    "freight": Decimal("10.00"),
-                    "currency": "142",
-                    "gross_weight": Decimal("1.2"),
-                    "pack_no": 1,
-                }
-            ],
-        )
-    }
-    declared = [(name, qty, qty * price) for name, qty, price in (lines or LINES)]
-    inventory = {
-        "export_inventories": _table(
-            e.EXPORT_INVENTORY,
-            [
-                {
-                    **_head(n, "D0000000-0000-4000-8000-00000000"),
-                    "customs_code": CUSTOMS,
-                    "ebp_code": EBP,
-                    "ebp_name": "platform",
-                    "order_no": order_no,
-                    "logistics_code": LOGISTICS,
-                    "logistics_name": "express",
-                    "logistics_no": logistics_no,
-                    "cop_no": cop_no,
-                    "ie_flag": "E",
-                    "port_code": CUSTOMS,
-                    "ie_date": dt.datetime(2024, 6, 15),
-                    "agent_code": AGENT,
-                    "agent_name": "agent",
-                    "ebc_code": EBC,
-                    "ebc_name": "seller",
-                    "trade_mode": "9610",
-                    "country": "502",
-                    "gross_weight": Decimal("1.2"),
-                }
-            ],
-        ),
-        "export_inventory_lines": _table(
-            e.EXPORT_INVENTORY_LINE,
-            [
-                {
-                    "agent_code": AGENT,
-                    "cop_no": cop_no,
-                    "gnum": g,
-                    "item_name": name,
-                    "gcode": "6109100022",
-                    "gname": name,
-                    "currency": "142",
-                    "qty": qty,
-                    "qty1": qty,
-                    "unit": "011",
-                    "unit1": "011",
-                    "price": line_total / qty,
-                    "total_price": line_total,
-                }
-                for g, (name, qty, line_total) in enumerate(declared, 1)
-            ],
-        ),
-    }
-    return {"303": order, "403": collection, "505": waybill, "603": inventory}
-
-
-def _write(folder: Path, parcels: list[dict[str, Any]], omit: dict[int, str] | None = None) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for n, parcel in enumerate(parcels):
-        for code, tables in parcel.items():
-            if (omit or {}).get(n) == code:
-                continue
-            message = catalog.MESSAGES[code]
-            data = build_tables(
-                message, tables, guid=f"F0000000-0000-4000-8000-{n:08d}{code}0", transfer=TRANSFER
-            )
-            (folder / f"CEB{code}_{n}.xml").write_bytes(data)
-
-
-def _clear(inputs: Path, db: Path, out: Path, policy: Policy) -> ClearResult:
-    store = Store(db)
-    try:
-        return clear([inputs], store, out, policy)
-    finally:
-        store.close()
-
-
-def _receipts(out: Path) -> dict[str, list[tuple[str, Row]]]:
-    """Receipts by file name prefix: (code, head row) of each file, in name order."""
-    found: dict[str, list[tuple[str, Row]]] = {}
-    for path in sorted((out / "receipts").glob("*.xml")):
-        message = parse_message(path.read_bytes())
-        assert not message.problems, path.name
-        head = message.clean_tables()[message.type.head.document.stem].to_pylist()
-        found.setdefault(message.type.code, []).append((path.name, head[0]))
-    return found
+from export_builders import LINES
+from export_builders import clear_into as _clear
+from export_builders import parcel as _parcel
+from export_builders import receipts as _receipts
+from export_builders import write as _write
 
 
 def test_export_parcels_are_released_or_rejected_with_their_reasons(
@@ -284,3 +85,12 @@ def test_every_export_reason_is_documented() -> None:
     doc = (Path(__file__).parent.parent.parent / "docs" / "messages.md").read_text("utf-8")
     for reason in EXPORT_REASONS:
         assert f"| `{reason.code}` |" in doc, reason.code
+
+
+def test_every_export_decision_column_is_documented() -> None:
+    from cbec.exports.clearance import EXPORT_DECISION
+
+    doc = (Path(__file__).parent.parent.parent / "docs" / "exports.md").read_text("utf-8")
+    section = doc.split("## The decisions file", 1)[1].split("\n## ", 1)[0]
+    for name in EXPORT_DECISION.names:
+        assert name in section, name

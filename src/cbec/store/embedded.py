@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from cbec.documents.schemas import DECISION, TAX_LINE
 from cbec.enterprises import Enterprise, check_code, check_roles
+from cbec.exports.tables import create_export_tables, insert_export_rows
 from cbec.store import DEFAULT_MEMORY_LIMIT
 
 SCHEMA_VERSION = 1
@@ -101,6 +102,8 @@ class Batch:
     ledger_returns: str | None = None
     # Decisions on 9610 export declaration lists (cbec.exports.clearance), a table when any.
     export_decisions: str | None = None
+    # Other export rows: store table -> temp table (cbec.exports.tables), inserted by name.
+    export_rows: dict[str, str] = field(default_factory=dict)
 
 
 def file_sha256(path: Path) -> str:
@@ -129,6 +132,7 @@ class Store:
             self.con.raw_sql("SET enable_progress_bar = false")
             for statement in _DDL:
                 self.con.raw_sql(statement)
+            create_export_tables(self.con.con)
             self.con.con.execute(
                 "INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)",
                 [str(SCHEMA_VERSION)],
@@ -275,11 +279,10 @@ class Store:
                         f"FROM {batch.ledger_returns}"
                     )
                 if batch.export_decisions is not None:
-                    raw.execute(
-                        "INSERT INTO export_decisions SELECT agent_code, cop_no, order_no, "
-                        "invt_no, status, reasons, decided_at, customs_code, "
-                        f"'{batch.batch_id}' FROM {batch.export_decisions}"
+                    insert_export_rows(
+                        raw, {"export_decisions": batch.export_decisions}, batch.batch_id
                     )
+                insert_export_rows(raw, batch.export_rows, batch.batch_id)
                 for pending, relative, rows in placed:
                     raw.execute(
                         "INSERT OR IGNORE INTO document_files VALUES (?, ?, ?, ?, ?)",
