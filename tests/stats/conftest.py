@@ -26,16 +26,14 @@ bonded declaration is a rejected one, so that no bonded stock is needed.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from stats_world import OTHER_PLATFORM, StatsStore
 
 from builders import declaration, merge, write_jsonl
 
 CLOTHING = "6111200050"
 COSMETICS = "3304990099"
-OTHER_PLATFORM = "1105910159"
 
 
 def _clothing(price: str, qty: int = 1) -> list[dict[str, object]]:
@@ -46,12 +44,6 @@ def _on_platform(code: str) -> dict[str, dict[str, object]]:
     return {stem: {"ebp_code": code} for stem in ("orders", "order_lines", "payments")} | {
         "inventories": {"ebp_code": code, "customs_code": "4211", "country": "502"}
     }
-
-
-@dataclass(frozen=True)
-class StatsStore:
-    db: Path
-    root: Path
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from stats_world import StatsStore
 from typer.testing import CliRunner
 
 from cbec.cli import app
-from conftest import StatsStore
 
 runner = CliRunner()
 MEASURES = ["declarations", "admitted", "rejected", "value", "tax_total"]

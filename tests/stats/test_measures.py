@@ -7,12 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from stats_world import OTHER_PLATFORM, StatsStore
 
 from cbec.stats import ADMITTED_STATUSES, Benchmark, Period, operations, statistics, with_growth
 from cbec.stats.facts import Facts
 from cbec.stats.measures import growth, headline
 from cbec.store.embedded import Store
-from conftest import OTHER_PLATFORM, StatsStore
 
 D = Decimal
 
