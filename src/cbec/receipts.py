@@ -263,8 +263,21 @@ def _inventory_receipts(
             billed.add(key)
             yield _tax_bill(row, decision, tax_lines.get(key, []), when)
         return
+    if decision["status"] in HELD:  # admitted, then held: 120, then 500 or 300 (no 816 yet)
+        yield receipt(
+            ACCEPTED, decision["decl_time"] or when, [("accepted", "logic checks passed")]
+        )
+        yield receipt(decision["status"], when, [HELD[decision["status"]]])
+        return
     info = [(code, describe(code)) for code in decision["reasons"] or []]
     yield receipt(decision["status"], when, info + problems_info(problems))
+
+
+# CEB622 returnStatus of a declaration held by the risk selection (domain digest section 6).
+HELD = {
+    500: ("inspection", "selected for inspection"),
+    300: ("manual_review", "held for manual review"),
+}
 
 
 def _export_inventory_receipts(

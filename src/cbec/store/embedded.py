@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from cbec.documents.schemas import DECISION, TAX_LINE
 from cbec.enterprises import Enterprise, check_code, check_roles
 from cbec.store import DEFAULT_MEMORY_LIMIT
+from cbec.store.risk import RISK_DDL
 
 SCHEMA_VERSION = 1
 
@@ -101,6 +102,8 @@ class Batch:
     ledger_returns: str | None = None
     # Decisions on 9610 export declaration lists (cbec.exports.clearance), a table when any.
     export_decisions: str | None = None
+    # Risk decisions of the admitted declarations (cbec.risk.scoring.RISK_DECISION), a table.
+    risk: str | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -127,7 +130,7 @@ class Store:
             self.con = ibis.duckdb.connect(str(path), **config)
             # cbec draws its own progress bar; DuckDB's would interleave with it.
             self.con.raw_sql("SET enable_progress_bar = false")
-            for statement in _DDL:
+            for statement in (*_DDL, *RISK_DDL):
                 self.con.raw_sql(statement)
             self.con.con.execute(
                 "INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)",
@@ -280,6 +283,10 @@ class Store:
                         "invt_no, status, reasons, decided_at, customs_code, "
                         f"'{batch.batch_id}' FROM {batch.export_decisions}"
                     )
+                if batch.risk is not None:
+                    raw.execute(
+                        f"INSERT INTO risk_decisions SELECT *, '{batch.batch_id}' FROM {batch.risk}"
+                    )
                 for pending, relative, rows in placed:
                     raw.execute(
                         "INSERT OR IGNORE INTO document_files VALUES (?, ?, ?, ?, ?)",
@@ -375,7 +382,7 @@ WITH heads AS (
     SELECT h.ems_no, l.item_record_no, sum(l.qty) AS declared_released
     FROM decisions d JOIN heads h USING (agent_code, cop_no)
     JOIN lines l USING (agent_code, cop_no)
-    WHERE d.status = 800 AND d.trade_mode IN ('1210', '1239')
+    WHERE d.status IN (800, 500, 300) AND d.trade_mode IN ('1210', '1239')
     GROUP BY ALL
 ), ledger AS (
     SELECT ems_no, item_record_no, -sum(qty) AS ledger_released
