@@ -36,6 +36,12 @@ NUMERIC_FEATURES = (
     *(f"{name}_{kind}" for name in ENTITIES for kind in ("outcomes", "frauds", "fraud_rate")),
 )
 CATEGORICAL_FEATURES = ("country", "hs2", "trade_mode", "customs_code")
+# The model's numbers leave out what only grows with the store's age (an enterprise's age, the
+# count of outcomes): as inputs they teach the calendar, and the threshold calibrated on last
+# month's traffic would drift (docs/risk.md; the same was measured on KCDD). Rules may use them.
+MODEL_NUMERICS = tuple(
+    n for n in NUMERIC_FEATURES if n != "enterprise_age_days" and not n.endswith("_outcomes")
+)
 # Head columns the features read (of the declarations asked and of the known history).
 HEAD_COLUMNS = (
     *KEYS, "decl_time", "buyer_id_number", "buyer_telephone", "consignee_address", "ebc_code",
