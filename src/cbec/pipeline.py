@@ -34,6 +34,7 @@ from cbec.ledgers import returns, stock
 from cbec.messages import batch as batch_files
 from cbec.policy.lists import load_positive_list, load_tariff
 from cbec.policy.parameters import load_parameters, parameter_at, policy_periods
+from cbec.risk.rules import Rule
 from cbec.store.embedded import Batch, PendingFile, Store, file_sha256
 
 Progress = Callable[[str], None]
@@ -60,11 +61,12 @@ class ClearResult:
 
 @dataclass(frozen=True)
 class Policy:
-    """The rules a run applies: dated parameters, positive list rows, tariff rows."""
+    """The rules a run applies: dated parameters, positive list rows, tariff rows, risk rules."""
 
     periods: pa.Table
     positive_list: pa.Table
     tariff: pa.Table
+    risk_rules: tuple[Rule, ...] = field(default_factory=pipeline_risk.shipped_rules)
 
     @classmethod
     def load(cls, tariff: Path | None = None, positive_list_file: Path | None = None) -> Policy:
@@ -223,7 +225,7 @@ def clear(
     judged = judged.mutate(r_over_annual_limit=judged.r_over_annual_limit.fill_null(False))
     decided_now = _materialize(store, "decided", decide.decide(judged))
     # Risk selection over what every ledger admitted: 800, 500 (inspection) or 300 (review).
-    selected = pipeline_risk.select(store, decided_now, new_inventories, lines)
+    selected = pipeline_risk.select(store, decided_now, new_inventories, lines, policy.risk_rules)
     decided_now = _materialize(store, "decided_now", selected)
     _release(store, "candidates", "judged", "decided")
 

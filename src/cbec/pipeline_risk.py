@@ -52,17 +52,25 @@ def _reference_prices() -> pa.Table:
     return load_reference_prices()
 
 
-def select(store: Store, decided: ir.Table, inventories: ir.Table, lines: ir.Table) -> ir.Table:
+def select(
+    store: Store,
+    decided: ir.Table,
+    inventories: ir.Table,
+    lines: ir.Table,
+    rules: tuple[Rule, ...] | None = None,
+) -> ir.Table:
     """`decided` with the risk selection's status on its admitted declarations.
 
     `inventories`: this run's new declaration heads (every INVENTORY column); `lines`: their
-    lines. The risk decisions go to the temp table `new_risk_decisions` (RISK_DECISION).
+    lines; `rules`: the risk rules (the shipped ones by default). The risk decisions go to the
+    temp table `new_risk_decisions` (RISK_DECISION).
     """
     con = store.con
     admitted = decided.filter(decided.status == decide.RELEASED)
     asked = admitted.select(*KEYS, "dutiable_value", "single_limit", "decl_date", *POLICY_COLUMNS)
     table = feature_table(store, asked, _heads(inventories), lines)
-    rules, model, seed = shipped_rules(), latest_model(con.con), risk_seed(con.con)
+    rules = shipped_rules() if rules is None else rules
+    model, seed = latest_model(con.con), risk_seed(con.con)
     con.con.execute(f'DROP TABLE IF EXISTS temp.main."{FEATURES}"')
     con.create_table(FEATURES, table, temp=True)
     reader = con.con.sql(f'SELECT * FROM temp.main."{FEATURES}"').to_arrow_reader(BATCH_ROWS)
