@@ -9,10 +9,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import yaml
+from test_selection import POLICY
 
 from cbec.risk.rules import apply_rules, load_rules
 from cbec.risk.scoring import hash_draw, score_and_select
-from test_selection import POLICY
 
 CASES = yaml.safe_load(
     (Path(__file__).parent.parent / "cases" / "risk" / "rules.yaml").read_text(encoding="utf-8")
