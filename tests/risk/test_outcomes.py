@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -17,13 +18,23 @@ from builders import merge, write_messages
 from cbec.cli import app
 from cbec.messages.parse import parse_message
 from cbec.pipeline import Policy, clear
+from cbec.risk.rules import load_rules
 from cbec.risk.scoring import hash_draw
 from cbec.store.embedded import Store
 from cbec.store.risk import DEFAULT_SEED
 
 FAR_BELOW = [{"gcode": "6111200050", "qty": 1, "price": "8.00"}]  # inspected (hard rule)
-BELOW = [{"gcode": "6111200050", "qty": 2, "price": "30.00"}]  # manual review (weight 0.6)
+BELOW = [{"gcode": "6111200050", "qty": 2, "price": "30.00"}]  # manual review (REVIEW_RULE)
 HELD = ("I1", "I2", "I3", "V1")
+REVIEW_RULE = """
+rules:
+  - name: review_below_a_fifth
+    since: 2016-04-08
+    when: {price_to_reference: {below: 0.2, at_least: 0.05}}
+    outcome: review
+    rationale: an operator's own rule
+    reference: Customs Law of the PRC, art. 28
+"""
 runner = CliRunner()
 
 
@@ -38,9 +49,13 @@ def store_with_held(tmp_path: Path) -> Path:
     )
     write_messages(tmp_path / "in", rows)
     db = tmp_path / "cbec.duckdb"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(REVIEW_RULE, encoding="utf-8")
+    shipped = Policy.load()
+    policy = dataclasses.replace(shipped, risk_rules=(*shipped.risk_rules, *load_rules(rules)))
     store = Store(db)
     try:
-        clear([tmp_path / "in"], store, tmp_path / "out", Policy.load())
+        clear([tmp_path / "in"], store, tmp_path / "out", policy)
     finally:
         store.close()
     return db

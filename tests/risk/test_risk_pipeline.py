@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from builders import declaration as parcel
 from builders import merge, write_messages
 from cbec.messages.parse import parse_message
 from cbec.pipeline import Policy, clear
+from cbec.risk.rules import load_rules
 from cbec.risk.scoring import hash_draw
 from cbec.store.embedded import Store
 from cbec.store.risk import DEFAULT_SEED, set_credit_grade
@@ -21,12 +23,25 @@ from cbec.store.risk import DEFAULT_SEED, set_credit_grade
 # Line 61112000 (babies' garments) has the reference price 200.00 in the shipped sample.
 FAIR = [{"gcode": "6111200050", "qty": 1, "price": "100.00"}]  # 0.5 of the reference
 FAR_BELOW = [{"gcode": "6111200050", "qty": 1, "price": "8.00"}]  # 0.04: hard rule, inspect
-BELOW = [{"gcode": "6111200050", "qty": 1, "price": "30.00"}]  # 0.15: weight 0.6, review
+BELOW = [{"gcode": "6111200050", "qty": 1, "price": "30.00"}]  # 0.15: review (REVIEW_RULE)
+REVIEW_RULE = """
+rules:
+  - name: review_below_a_fifth
+    since: 2016-04-08
+    when: {price_to_reference: {below: 0.2, at_least: 0.05}}
+    outcome: review
+    rationale: an operator's own rule, to show that rules are data
+    reference: Customs Law of the PRC, art. 28
+"""
 
 
 @pytest.fixture(scope="module")
-def policy() -> Policy:
-    return Policy.load()
+def policy(tmp_path_factory: pytest.TempPathFactory) -> Policy:
+    """The shipped rules and one of an operator's: below a fifth of the reference, review."""
+    path = tmp_path_factory.mktemp("rules") / "rules.yaml"
+    path.write_text(REVIEW_RULE, encoding="utf-8")
+    shipped = Policy.load()
+    return dataclasses.replace(shipped, risk_rules=(*shipped.risk_rules, *load_rules(path)))
 
 
 def _not_explored(*cop_numbers: str) -> None:

@@ -26,8 +26,8 @@ POLICY = {
     "review_share": 0.01,
     "credit_advanced_factor": 0.2,
     "credit_dishonest_rate": 0.8,
-    "rules_inspection_score": 1.0,
-    "rules_review_score": 0.5,
+    "rules_inspection_score": 1.5,
+    "rules_review_score": 1.0,
 }
 
 
@@ -105,16 +105,19 @@ def test_a_bad_rule_is_refused_with_what_is_wrong(tmp_path: Path, text: str, mes
         load_rules(path)
 
 
-def test_rules_alone_inspect_at_score_one_and_review_from_half() -> None:
-    # Scores 1.2 (two weighted rules) -> 500; 0.6 -> 300; 0 -> 800 unless drawn for exploration.
+def test_rules_alone_inspect_from_one_and_a_half_and_review_from_one() -> None:
+    # Scores 1.7 (three weighted rules) -> 500; 1.2 (two) -> 300; 0.6 (one) -> 800 unless drawn
+    # for exploration.
     rules = load_rules()
     batch = _batch(
         3,
-        price_to_reference=[0.1, 0.1, 1.0],
-        phone_buyer_ids=[5, 0, 0],
+        price_to_reference=[0.1, 0.1, 0.1],
+        phone_buyer_ids=[5, 5, 0],
+        buyer_frauds=[1, 0, 0],
     )
     chosen = score_and_select(batch, rules, None, seed=7).to_pylist()
     draws = hash_draw(batch["cop_no"], 7)
+    assert [c["rule_score"] for c in chosen] == pytest.approx([1.7, 1.2, 0.6])
     assert [c["status"] for c in chosen[:2]] == [500, 300]
     assert [c["selection"] for c in chosen[:2]] == ["score", "review_band"]
     assert chosen[2]["status"] == (500 if draws[2] < 0.002 else 800)
