@@ -16,6 +16,7 @@ from cbec.cli_enterprise import enterprise_app
 from cbec.cli_exports import exports_app
 from cbec.cli_ledgers import tax_app, warehouse_app
 from cbec.cli_messages import message_app
+from cbec.cli_outcomes import enterprise_credit, inspect_app, review_app, risk_seed, risk_train
 from cbec.cli_output import console, errors, fail
 from cbec.cli_risk import risk_app
 from cbec.cli_serve import serve
@@ -41,6 +42,11 @@ app.add_typer(tax_app, name="tax")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(risk_app, name="risk")
 app.add_typer(exports_app, name="exports")
+app.add_typer(inspect_app, name="inspect")
+app.add_typer(review_app, name="review")
+risk_app.command("train")(risk_train)
+risk_app.command("seed")(risk_seed)
+enterprise_app.command("credit")(enterprise_credit)
 policy_app.command("diff")(policy_diff)
 app.command("whatif")(whatif)
 app.command("stats")(stats)

@@ -22,7 +22,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cbec import intake, receipts
+from cbec import intake, pipeline_risk, receipts
 from cbec.clearance import checks, decide, frames, limits, matching, positive_list, tax
 from cbec.clearance.frames import any_true, attach, with_policy
 from cbec.clearance.money import fen_to_money
@@ -34,6 +34,7 @@ from cbec.ledgers import returns, stock
 from cbec.messages import batch as batch_files
 from cbec.policy.lists import load_positive_list, load_tariff
 from cbec.policy.parameters import load_parameters, parameter_at, policy_periods
+from cbec.risk.rules import Rule
 from cbec.store.embedded import Batch, PendingFile, Store, file_sha256
 
 Progress = Callable[[str], None]
@@ -60,11 +61,12 @@ class ClearResult:
 
 @dataclass(frozen=True)
 class Policy:
-    """The rules a run applies: dated parameters, positive list rows, tariff rows."""
+    """The rules a run applies: dated parameters, positive list rows, tariff rows, risk rules."""
 
     periods: pa.Table
     positive_list: pa.Table
     tariff: pa.Table
+    risk_rules: tuple[Rule, ...] = field(default_factory=pipeline_risk.shipped_rules)
 
     @classmethod
     def load(cls, tariff: Path | None = None, positive_list_file: Path | None = None) -> Policy:
@@ -221,8 +223,11 @@ def clear(
     over_annual = _judge_allowance(store, candidates)
     judged = attach(judged, over_annual)
     judged = judged.mutate(r_over_annual_limit=judged.r_over_annual_limit.fill_null(False))
-    decided_now = _materialize(store, "decided_now", decide.decide(judged))
-    _release(store, "candidates", "judged")
+    decided_now = _materialize(store, "decided", decide.decide(judged))
+    # Risk selection over what every ledger admitted: 800, 500 (inspection) or 300 (review).
+    selected = pipeline_risk.select(store, decided_now, new_inventories, lines, policy.risk_rules)
+    decided_now = _materialize(store, "decided_now", selected)
+    _release(store, "candidates", "judged", "decided")
 
     step("computing tax")
     terms = decided_now.select(
@@ -232,7 +237,7 @@ def clear(
         "goods_total",
         "tax_factor",
         "tariff_factor",
-        taxable=decided_now.status == decide.RELEASED,
+        taxable=decided_now.status.isin(decide.ADMITTED),  # a held one's 816 waits
         extras=decided_now.freight.fill_null(0).cast("decimal(38, 2)")
         + decided_now.insured_fee.fill_null(0).cast("decimal(38, 2)"),
     )
@@ -240,7 +245,7 @@ def clear(
     line_tax = _materialize(store, "line_tax", tax.line_taxes(line_terms))
     _release(store, "line_terms")
     released_lines = line_tax.inner_join(
-        decided_now.filter(decided_now.status == decide.RELEASED).select("agent_code", "cop_no"),
+        decided_now.filter(decided_now.status.isin(decide.ADMITTED)).select("agent_code", "cop_no"),
         ["agent_code", "cop_no"],
     )
     tax_lines = released_lines.select(
@@ -264,7 +269,7 @@ def clear(
     _release(store, "new_decisions", "line_tax", "lines", "declarations", "decided_now")
     _materialize(store, "new_serials", _serials(new_decisions))
     _materialize(store, "new_ledger", _ledger_entries(new_decisions))
-    released_now = new_decisions.filter(new_decisions.status == decide.RELEASED)
+    released_now = new_decisions.filter(new_decisions.status.isin(decide.ADMITTED))
     moves = new_entries.union(stock.releases(wanted, released_now), distinct=False)
     _materialize(store, "new_stock_moves", moves)
     _release(store, "stock_demand")
@@ -285,6 +290,7 @@ def clear(
             declarations=new_count,
             files=pending,
             export_rows=exports.rows,
+            risk=pipeline_risk.TABLE if new_count else None,
             **{"stock": "new_stock_moves", **_returned_tables(store, ledgers)},
         )
         store.commit(batch)
@@ -573,7 +579,7 @@ def _decisions(
         consumption_fen=line_tax.consumption_tax_fen.sum(),
     )
     d = attach(decided, per_declaration)
-    released = d.status == decide.RELEASED
+    released = d.status.isin(decide.ADMITTED)  # a held declaration carries its assessed tax
     customs = ibis.ifelse(released, d.customs_fen.fill_null(0), 0)
     vat = ibis.ifelse(released, d.vat_fen.fill_null(0), 0)
     consumption = ibis.ifelse(released, d.consumption_fen.fill_null(0), 0)
@@ -654,8 +660,9 @@ def _serials(decisions: ir.Table) -> ir.Table:
 
 
 def _ledger_entries(decisions: ir.Table) -> ir.Table:
-    """Released declarations consume the buyer's allowance for their calendar year."""
-    released = decisions.filter(decisions.status == decide.RELEASED)
+    """Admitted declarations consume the buyer's allowance for their calendar year; one held
+    for inspection or review reserves it (DESIGN.md: a held declaration keeps its allowance)."""
+    released = decisions.filter(decisions.status.isin(decide.ADMITTED))
     return released.select(
         "buyer_id_number",
         year=released.decl_time.year(),

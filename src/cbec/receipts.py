@@ -273,8 +273,21 @@ def _inventory_receipts(
             billed.add(key)
             yield _tax_bill(row, decision, tax_lines.get(key, []), when)
         return
+    if decision["status"] in HELD:  # admitted, then held: 120, then 500 or 300 (no 816 yet)
+        yield receipt(
+            ACCEPTED, decision["decl_time"] or when, [("accepted", "logic checks passed")]
+        )
+        yield receipt(decision["status"], when, [HELD[decision["status"]]])
+        return
     info = [(code, describe(code)) for code in decision["reasons"] or []]
     yield receipt(decision["status"], when, info + problems_info(problems))
+
+
+# CEB622 returnStatus of a declaration held by the risk selection (domain digest section 6).
+HELD = {
+    500: ("inspection", "selected for inspection"),
+    300: ("manual_review", "held for manual review"),
+}
 
 
 def _export_inventory_receipts(
@@ -308,11 +321,16 @@ def _export_inventory_receipts(
 
 
 def _tax_bill(
-    row: dict[str, Any], decision: dict[str, Any], lines: list[dict[str, Any]], when: Any
+    row: dict[str, Any],
+    decision: dict[str, Any],
+    lines: list[dict[str, Any]],
+    when: Any,
+    number: int = 1,
 ) -> Receipt:
-    """CEB816: taxNo is the invtNo and a 2-digit bill number (01: the first bill of a list)."""
+    """CEB816: taxNo is the invtNo and a 2-digit bill number (01: the first bill of a list;
+    02: a reassessment after inspection, cbec.outcomes)."""
     invt_no = decision["invt_no"] or ""
-    tax_no = f"{invt_no}01"
+    tax_no = f"{invt_no}{number:02d}"
     head = {
         "guid": row.get("guid"),
         "return_time": when,
@@ -344,6 +362,9 @@ def _tax_bill(
         for line in sorted(lines, key=lambda x: x["gnum"])
     )
     return Receipt("816", head, invt_no or str(row.get("cop_no")), tax_rows)
+
+
+tax_bill = _tax_bill  # bills issued after clearance: release after inspection (cbec.outcomes)
 
 
 def _format_error(entry: MessageFile, clock: dt.datetime) -> Receipt:

@@ -76,7 +76,8 @@ def _check_invariants(db: Path) -> None:
             "HAVING sum(qty) < 0"
         ).fetchall()
         assert negative == [], negative
-        # Allowance used = admitted value of released lists less the value of accepted returns.
+        # Allowance used = value of admitted lists (released, or held for inspection or review:
+        # they reserve it) less the value of accepted returns.
         ledger = dict(
             (tuple(k), v)
             for *k, v in con.execute(
@@ -92,13 +93,15 @@ def _check_invariants(db: Path) -> None:
                 "SELECT d.buyer_id_number, year(d.decl_time), sum(d.dutiable_value - CASE "
                 "WHEN b.n IS NULL THEN 0 WHEN b.n = l.n THEN d.dutiable_value ELSE b.part END) "
                 "FROM decisions d LEFT JOIN back b USING (agent_code, cop_no) "
-                "LEFT JOIN lines l USING (agent_code, cop_no) WHERE d.status = 800 GROUP BY ALL"
+                "LEFT JOIN lines l USING (agent_code, cop_no) "
+                "WHERE d.status IN (800, 500, 300) GROUP BY ALL"
             ).fetchall()
         )
         assert ledger == expected
-        # Tax due = the tax lines of released lists less the returned lines' tax.
+        # Tax assessed = the tax lines of admitted lists (held ones included) less returns.
         (due, lines, returned) = con.execute(
-            "SELECT (SELECT coalesce(sum(tax_total), 0) FROM decisions WHERE status = 800) - "
+            "SELECT (SELECT coalesce(sum(tax_total), 0) FROM decisions "
+            "WHERE status IN (800, 500, 300)) - "
             "(SELECT coalesce(sum(customs_tax + value_added_tax + consumption_tax), 0) "
             "FROM returned_lines), "
             "(SELECT coalesce(sum(customs_tax + value_added_tax + consumption_tax), 0) "
@@ -109,7 +112,8 @@ def _check_invariants(db: Path) -> None:
         assert due == lines - returned
         # Every release is backed by stock entered: entries + returns >= releases, per item.
         released = con.execute(
-            "SELECT count(*) FROM decisions WHERE status = 800 AND trade_mode IN ('1210', '1239')"
+            "SELECT count(*) FROM decisions "
+            "WHERE status IN (800, 500, 300) AND trade_mode IN ('1210', '1239')"
         ).fetchall()[0][0]
         moves = con.execute(
             "SELECT count(DISTINCT cop_no) FROM stock_ledger WHERE kind = 'release'"

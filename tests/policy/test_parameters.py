@@ -14,10 +14,17 @@ from cbec.policy.parameters import Parameter, load_parameters, policy_periods
 
 SHIPPED = {
     "annual_limit",
+    "credit_advanced_factor",
+    "credit_dishonest_rate",
+    "exploration_share",
     "indivisible_item_exception",
+    "inspection_rate",
     "late_fee_daily_rate",
     "return_application_days",
     "return_arrival_days",
+    "review_share",
+    "rules_inspection_score",
+    "rules_review_score",
     "single_limit",
     "tariff_factor",
     "tax_factor",
@@ -40,7 +47,11 @@ def _value(parameters: dict[str, Parameter], name: str, day: dt.date) -> Decimal
 def test_shipped_parameters_load(parameters: dict[str, Parameter]) -> None:
     assert set(parameters) == SHIPPED
     for parameter in parameters.values():
-        assert parameter.name == f"retail_import/{parameter.short_name}"
+        # Retail import rules, and the risk selection's parameters (issue 5).
+        assert parameter.name in (
+            f"retail_import/{parameter.short_name}",
+            f"risk/{parameter.short_name}",
+        )
         assert parameter.description
         assert parameter.unit
         assert parameter.values
@@ -96,9 +107,10 @@ def test_policy_periods_table_shape(parameters: dict[str, Parameter]) -> None:
     assert table.schema.field("valid_to").type == pa.date32()
     for name in SHIPPED:
         assert table.schema.field(name).type == pa.decimal128(18, 6)
-    assert table.num_rows == 2
-    assert table.column("valid_from").to_pylist() == [dt.date(2016, 4, 8), dt.date(2019, 1, 1)]
-    assert table.column("valid_to").to_pylist() == [dt.date(2019, 1, 1), None]
+    # 2018-05-01 and 2021-11-01: the customs credit measures (risk/credit_*).
+    starts = [dt.date(2016, 4, 8), dt.date(2018, 5, 1), dt.date(2019, 1, 1), dt.date(2021, 11, 1)]
+    assert table.column("valid_from").to_pylist() == starts
+    assert table.column("valid_to").to_pylist() == [*starts[1:], None]
 
 
 @pytest.mark.parametrize(

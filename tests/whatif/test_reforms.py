@@ -47,7 +47,9 @@ def test_a_parameter_override_holds_from_its_date_and_replaces_later_values(
     assert _values(reformed, "annual_limit") == [(D(2016, 4, 8), 20000), (D(2018, 1, 1), 22000)]
     assert reformed.parameters["annual_limit"].values[-1].reference == "reform: Lower limit"
     periods = reformed.periods.to_pylist()
-    assert [p["annual_limit"] for p in periods] == [20000, 22000, 22000]  # 2019: other params
+    # Later periods start with other parameters: the credit measures (2018-05-01, 2021-11-01),
+    # 2019-01-01.
+    assert [p["annual_limit"] for p in periods] == [20000, 22000, 22000, 22000, 22000]
     assert _values(reformed, "single_limit") == _values(current, "single_limit")
 
 

@@ -12,6 +12,10 @@ from cbec.clearance.reasons import CODES
 
 RELEASED = 800
 REJECTED = 100
+INSPECTION = 500  # admitted, held for physical inspection (risk selection, cbec.risk)
+REVIEW = 300  # admitted, held for manual review
+# Admitted: passed every check and ledger. A held declaration keeps its allowance and stock.
+ADMITTED = (RELEASED, INSPECTION, REVIEW)
 
 
 def reasons_found(declarations: ir.Table) -> ir.ArrayValue:

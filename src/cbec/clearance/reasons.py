@@ -212,6 +212,15 @@ REASONS: tuple[Reason, ...] = (
         "limit.",
         "Cai Guan Shui [2016] No. 18; [2018] No. 49",
     ),
+    # risk: after the parcel was held for inspection (500) or manual review (300)
+    Reason(
+        "inspection_finding",
+        "risk",
+        "Inspection or manual review of the held parcel found fraud (undervaluation, tariff "
+        "misdeclaration, split order, identity borrowing, goods other than declared); recorded "
+        "with `cbec inspect record` or `cbec review decide`.",
+        "Customs Law of the PRC, arts. 28 and 86",
+    ),
 )
 
 CODES: tuple[str, ...] = tuple(reason.code for reason in REASONS)

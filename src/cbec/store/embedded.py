@@ -27,6 +27,7 @@ from cbec.documents.schemas import DECISION, TAX_LINE
 from cbec.enterprises import Enterprise, check_code, check_roles
 from cbec.exports.tables import create_export_tables, insert_export_rows
 from cbec.store import DEFAULT_MEMORY_LIMIT
+from cbec.store.risk import RISK_DDL
 
 SCHEMA_VERSION = 1
 
@@ -104,6 +105,8 @@ class Batch:
     export_decisions: str | None = None
     # Other export rows: store table -> temp table (cbec.exports.tables), inserted by name.
     export_rows: dict[str, str] = field(default_factory=dict)
+    # Risk decisions of the admitted declarations (cbec.risk.scoring.RISK_DECISION), a table.
+    risk: str | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -130,7 +133,7 @@ class Store:
             self.con = ibis.duckdb.connect(str(path), **config)
             # cbec draws its own progress bar; DuckDB's would interleave with it.
             self.con.raw_sql("SET enable_progress_bar = false")
-            for statement in _DDL:
+            for statement in (*_DDL, *RISK_DDL):
                 self.con.raw_sql(statement)
             create_export_tables(self.con.con)
             self.con.con.execute(
@@ -283,6 +286,10 @@ class Store:
                         raw, {"export_decisions": batch.export_decisions}, batch.batch_id
                     )
                 insert_export_rows(raw, batch.export_rows, batch.batch_id)
+                if batch.risk is not None:
+                    raw.execute(
+                        f"INSERT INTO risk_decisions SELECT *, '{batch.batch_id}' FROM {batch.risk}"
+                    )
                 for pending, relative, rows in placed:
                     raw.execute(
                         "INSERT OR IGNORE INTO document_files VALUES (?, ?, ?, ?, ?)",
@@ -378,7 +385,7 @@ WITH heads AS (
     SELECT h.ems_no, l.item_record_no, sum(l.qty) AS declared_released
     FROM decisions d JOIN heads h USING (agent_code, cop_no)
     JOIN lines l USING (agent_code, cop_no)
-    WHERE d.status = 800 AND d.trade_mode IN ('1210', '1239')
+    WHERE d.status IN (800, 500, 300) AND d.trade_mode IN ('1210', '1239')
     GROUP BY ALL
 ), ledger AS (
     SELECT ems_no, item_record_no, -sum(qty) AS ledger_released

@@ -1,0 +1,78 @@
+"""The risk tables of the store: model versions, risk decisions, inspection and review outcomes,
+enterprise credit grades, and the seed of the exploration draw.
+
+The tables are created with the store's others (`RISK_DDL` joins `embedded._DDL`); the functions
+take the DuckDB connection, so that the store module stays small.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import duckdb
+
+from cbec.risk.scoring import ScoringModel
+
+CREDIT_GRADES = ("advanced", "general", "dishonest")
+
+RISK_DDL = (
+    """CREATE TABLE IF NOT EXISTS risk_models (
+        version VARCHAR PRIMARY KEY, trained_at TIMESTAMP, outcomes BIGINT, model_json VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS risk_decisions (
+        agent_code VARCHAR, cop_no VARCHAR, status INTEGER, selection VARCHAR,
+        model_version VARCHAR, risk_score DOUBLE, rule_score DOUBLE, fired_rules VARCHAR[],
+        top_features VARCHAR[], draw DOUBLE, batch_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS risk_outcomes (
+        agent_code VARCHAR, cop_no VARCHAR, held_status INTEGER, found BOOLEAN, finding VARCHAR,
+        action VARCHAR, customs_tax DECIMAL(18,2), value_added_tax DECIMAL(18,2),
+        consumption_tax DECIMAL(18,2), revenue_recovered DECIMAL(18,2), status INTEGER,
+        recorded_at TIMESTAMP, note VARCHAR, buyer_id_number VARCHAR, ebc_code VARCHAR,
+        logistics_code VARCHAR, source VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS enterprise_credit (
+        code VARCHAR PRIMARY KEY, grade VARCHAR, set_at TIMESTAMP)""",
+)
+
+
+DEFAULT_SEED = 0
+
+
+def risk_seed(con: duckdb.DuckDBPyConnection) -> int:
+    """The store's seed of the exploration draw: DEFAULT_SEED until the operator sets a secret
+    one (`cbec risk seed`), so that enterprises cannot predict which parcels are drawn."""
+    rows = con.execute("SELECT value FROM store_meta WHERE key = 'risk_seed'").fetchall()
+    return int(rows[0][0]) if rows else DEFAULT_SEED
+
+
+def new_secret_seed() -> int:
+    return secrets.randbits(62)
+
+
+def set_risk_seed(con: duckdb.DuckDBPyConnection, seed: int) -> None:
+    con.execute("INSERT OR REPLACE INTO store_meta VALUES ('risk_seed', ?)", [str(seed)])
+
+
+def latest_model(con: duckdb.DuckDBPyConnection) -> ScoringModel | None:
+    """The model version registered last, or None (selection then uses the rules alone)."""
+    rows = con.execute(
+        "SELECT model_json FROM risk_models ORDER BY trained_at DESC, version DESC LIMIT 1"
+    ).fetchall()
+    return ScoringModel.from_json(rows[0][0]) if rows else None
+
+
+def register_model(
+    con: duckdb.DuckDBPyConnection, model: ScoringModel, trained_at: Any, outcomes: int
+) -> None:
+    con.execute(
+        "INSERT INTO risk_models VALUES (?, ?, ?, ?)",
+        [model.version, trained_at, outcomes, model.to_json()],
+    )
+
+
+def set_credit_grade(con: duckdb.DuckDBPyConnection, code: str, grade: str) -> None:
+    """Sets an enterprise's customs credit grade (advanced, general, dishonest)."""
+    if grade not in CREDIT_GRADES:
+        raise ValueError(f"credit grade {grade!r} is not one of {', '.join(CREDIT_GRADES)}")
+    con.execute(
+        "INSERT OR REPLACE INTO enterprise_credit VALUES (?, ?, current_timestamp)", [code, grade]
+    )
