@@ -90,6 +90,8 @@ FACT_COLUMNS = (
     "country",
     "ebc_code",
     "ebp_code",
+    "selected_for_inspection",
+    "inspection_found",
 )
 
 
@@ -191,6 +193,7 @@ def declarations(store: Store, reference: Reference) -> ir.Table:
         exports.select(*SOURCE_COLUMNS).cast(imports.select(*SOURCE_COLUMNS).schema()),
         distinct=False,
     )
+    facts = _with_inspections(store, facts)
     facts = _with_zone(facts, reference)
     facts = _with_customs(facts, reference)
     provinces = ibis.memtable(reference.provinces).select(_p_code="code", province_name="name_en")
@@ -207,6 +210,34 @@ def declarations(store: Store, reference: Reference) -> ir.Table:
         **{kind: label(kind, facts.decl_time) for kind in PERIOD_DIMENSIONS},
     )
     return facts.select(*FACT_COLUMNS)
+
+
+def _with_inspections(store: Store, facts: ir.Table) -> ir.Table:
+    """Adds `selected_for_inspection` (the risk selection held it for inspection, 500, whatever
+    became of it) and `inspection_found` (the inspection's recorded result: found or not; null
+    while none is recorded), from the store's `risk_decisions` and `risk_outcomes`."""
+    selections = store.table("risk_decisions")
+    selected = (
+        selections.filter(selections.status == INSPECTION)
+        .select(_s_agent="agent_code", _s_cop="cop_no")
+        .distinct()
+    )
+    outcomes = store.table("risk_outcomes")
+    outcomes = outcomes.filter(outcomes.held_status == INSPECTION)
+    results = outcomes.group_by(_o_agent=outcomes.agent_code, _o_cop=outcomes.cop_no).aggregate(
+        _found=outcomes.found.any()
+    )
+    joined = facts.left_join(
+        selected, (facts.agent_code == selected._s_agent) & (facts.cop_no == selected._s_cop)
+    )
+    joined = joined.left_join(
+        results, (joined.agent_code == results._o_agent) & (joined.cop_no == results._o_cop)
+    )
+    exported = joined.ie_flag.fill_null("I").strip().upper() == "E"
+    return joined.mutate(
+        selected_for_inspection=joined._s_cop.notnull() & ~exported,
+        inspection_found=ibis.ifelse(exported, ibis.null("boolean"), joined._found),
+    ).drop("_s_agent", "_s_cop", "_o_agent", "_o_cop", "_found")
 
 
 def _with_zone(facts: ir.Table, reference: Reference) -> ir.Table:

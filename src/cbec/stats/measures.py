@@ -230,7 +230,10 @@ class Operations:
     consumption_tax: Decimal
     tax_total: Decimal
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
-    inspected: int = 0  # status 500: none until risk targeting selects declarations
+    inspected: int = 0  # held for inspection now (status 500)
+    selected: int = 0  # selected for inspection by the risk selection, whatever came of it
+    inspections_recorded: int = 0  # selected declarations whose inspection result is recorded
+    inspections_found: int = 0  # ... of which the inspection found something
 
     @property
     def rejection_rate(self) -> float | None:
@@ -238,15 +241,15 @@ class Operations:
 
     @property
     def inspection_rate(self) -> float | None:
-        """Share of declarations selected for inspection (status 500). cbec selects none until
-        the risk issue exists, so this is 0 on every store today."""
-        return self.inspected / self.declarations if self.declarations else None
+        """Share of declarations the risk selection sent to inspection (500)."""
+        return self.selected / self.declarations if self.declarations else None
 
     @property
     def inspection_hit_rate(self) -> float | None:
-        """Share of inspections that found something. Not recorded until the risk issue adds
-        inspection results: always None (n/a)."""
-        return None
+        """Share of the recorded inspections that found something (n/a while none is)."""
+        if not self.inspections_recorded:
+            return None
+        return self.inspections_found / self.inspections_recorded
 
     @property
     def parcels_per_day(self) -> float | None:
@@ -274,6 +277,9 @@ def operations(
             admitted=rows.admitted.cast("int64").sum(),
             rejected=rows.rejected.cast("int64").sum(),
             inspected=(rows.status == facts.INSPECTION).cast("int64").sum(),
+            selected=rows.selected_for_inspection.cast("int64").sum(),
+            recorded=rows.inspection_found.notnull().cast("int64").sum(),
+            found=rows.inspection_found.fill_null(False).cast("int64").sum(),
             p50=seconds.quantile(0.50),
             p95=seconds.quantile(0.95),
             p99=seconds.quantile(0.99),
@@ -317,6 +323,9 @@ def operations(
         tax_total=totals["tax_total"] or money,
         top_reasons=[(row["reason"], int(row["n"])) for row in reason_counts],
         inspected=int(totals["inspected"] or 0),
+        selected=int(totals["selected"] or 0),
+        inspections_recorded=int(totals["recorded"] or 0),
+        inspections_found=int(totals["found"] or 0),
     )
 
 

@@ -224,10 +224,13 @@ def _operations_rows(ops: Operations) -> list[tuple[str, str]]:
         ("tax assessed, total (CNY)", money(ops.tax_total)),
         (
             "inspection rate",
-            f"{_percent(ops.inspection_rate)} (no declaration is selected for inspection "
-            "until risk targeting exists)",
+            f"{_percent(ops.inspection_rate)} ({ops.selected:,} selected for inspection)",
         ),
-        ("inspection hit rate", "n/a (inspection results are not recorded yet)"),
+        (
+            "inspection hit rate",
+            f"{_percent(ops.inspection_hit_rate)} ({ops.inspections_found:,} found in "
+            f"{ops.inspections_recorded:,} inspections recorded)",
+        ),
         ("tax collected", "n/a (tax payments are not recorded yet)"),
     ]
 
