@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -20,15 +21,19 @@ from cbec.store.embedded import Store
 
 
 def create_service(
-    store: Store, settings: Settings, policy: pipeline.Policy | None = None
+    store: Store,
+    settings: Settings,
+    policy: pipeline.Policy | None = None,
+    clock: Callable[[], dt.datetime] = intake.now,
 ) -> Service:
-    """The service's parts around `store` (its intake and receipt tables created if needed)."""
+    """The service's parts around `store` (its intake and receipt tables created if needed);
+    `clock` is the wall clock in China Standard Time (tests give their own)."""
     intake.prepare(store.con.con)
     lock = threading.RLock()
     metrics = Metrics()
     recorded = ReceiptSignal()
     policy = policy or pipeline.Policy.load()
-    batcher = Batcher(store, lock, policy, settings, metrics, recorded.notify)
+    batcher = Batcher(store, lock, policy, settings, metrics, recorded.notify, clock)
     return Service(
         store=store,
         settings=settings,

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from cbec.enterprises import Enterprise
 from cbec.messages.parse import MessageRefused, ParsedMessage, parse_message
-from cbec.service import auth, intake
+from cbec.service import auth, companions, intake
 from cbec.service.deps import CallerDep, Service, ServiceDep
 
 router = APIRouter(tags=["messages"])
@@ -80,7 +80,9 @@ def _take_in(running: Service, sender: Enterprise, body: bytes) -> tuple[int, bo
             message.type.code,
             node_guids,
             body,
-            intake.now(),
+            running.batcher.clock(),
+            companions.provided(message),
+            companions.needed(message),
         )
     return entry_id, new, guid
 
