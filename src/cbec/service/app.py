@@ -42,6 +42,8 @@ def create_service(
         limiter=auth.RateLimiter(settings.rate_per_second, settings.rate_burst),
         batcher=batcher,
         receipts_recorded=recorded,
+        requests=store.con.con.cursor(),
+        requests_lock=threading.Lock(),
     )
 
 

@@ -112,8 +112,12 @@ def presented_key(authorization: str | None, api_key: str | None) -> str | None:
     return api_key.strip() if api_key and api_key.strip() else None
 
 
-def enterprise_by_key(store: Store, key: str | None) -> Enterprise:
-    """The enabled enterprise holding `key`. Raises Refusal (401)."""
+def enterprise_by_key(
+    store: Store, key: str | None, cursor: duckdb.DuckDBPyConnection | None = None
+) -> Enterprise:
+    """The enabled enterprise holding `key` (read through `cursor`, else the store's own
+    connection). Raises Refusal (401)."""
+    con = cursor or store.con.con
     if key is None:
         raise Refusal(
             401,
@@ -121,11 +125,11 @@ def enterprise_by_key(store: Store, key: str | None) -> Enterprise:
             "No API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY' "
             "(the operator issues keys with `cbec enterprise add CODE ... --issue-key`).",
         )
-    rows = store.con.con.execute(
+    rows = con.execute(
         "SELECT code FROM enterprises WHERE api_key_sha256 = ? AND NOT disabled",
         [key_sha256(key)],
     ).fetchall()
-    enterprise = store.enterprise(rows[0][0]) if rows else None
+    enterprise = store.enterprise(rows[0][0], con) if rows else None
     if enterprise is None:
         raise Refusal(401, "unknown_api_key", "The API key is unknown, replaced or disabled.")
     return enterprise

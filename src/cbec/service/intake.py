@@ -6,8 +6,8 @@ records the receipts its clearing produced, in `service_receipts`. An entry is u
 message `guid`): a message sent again returns the first entry's id and is not cleared again. A
 receipt is unique by (recipient, receipt message `guid`), which cbec derives from what it answers,
 so recording the receipts of a batch cleared twice (after a crash between the pipeline's commit and
-this one) adds nothing. Cursors come from a sequence and are given under the service's one lock, so
-a receipt committed later never has a smaller cursor than one a reader has already seen.
+this one) adds nothing. Cursors come from a sequence and are given only by the batcher, under its
+lock, so a receipt committed later never has a smaller cursor than one a reader has already seen.
 
 DuckDB writes a transaction to its write-ahead log and syncs it at commit: an acknowledged
 message is on disk.
@@ -33,8 +33,10 @@ _DDL = (
         sender VARCHAR NOT NULL, guid VARCHAR NOT NULL, message_code VARCHAR NOT NULL,
         node_guids VARCHAR[] NOT NULL, body BLOB NOT NULL, received_at TIMESTAMP NOT NULL,
         processed_at TIMESTAMP, failure VARCHAR, UNIQUE (sender, guid))""",
-    # The companion keys a declaration list message waits for (service/companions.py).
-    "ALTER TABLE service_intake ADD COLUMN IF NOT EXISTS needs VARCHAR[] DEFAULT []",
+    # The companion keys a declaration list message waits for (service/companions.py). No
+    # DEFAULT: DuckDB 2.0 replays a list default from its WAL only with an extension it
+    # downloads, so a store killed after this statement would not reopen offline.
+    "ALTER TABLE service_intake ADD COLUMN IF NOT EXISTS needs VARCHAR[]",
     companions.DDL,
     "CREATE SEQUENCE IF NOT EXISTS service_receipt_cursors START 1",
     """CREATE TABLE IF NOT EXISTS service_receipts (

@@ -19,8 +19,8 @@ def get_declaration(cop_no: str, running: ServiceDep, reader: CallerDep) -> dict
     Only the declaring agent (`agentCode`) reads it; to anyone else it is unknown (404), so that
     a declaration number reveals nothing about another enterprise's parcels.
     """
-    con = running.store.con.con
-    with running.lock:
+    con = running.requests
+    with running.requests_lock:
         decisions = con.execute(
             "SELECT cop_no, invt_no, order_no, status, reasons, decl_time, decided_at, "
             "dutiable_value, customs_tax, value_added_tax, consumption_tax, tax_total "

@@ -72,9 +72,9 @@ def _take_in(running: Service, sender: Enterprise, body: bytes) -> tuple[int, bo
     guid = message.guid
     assert guid is not None
     node_guids = _node_guids(message)
-    with running.lock:
+    with running.requests_lock:
         entry_id, new = intake.accept(
-            running.store.con.con,
+            running.requests,
             sender.code,
             guid,
             message.type.code,
