@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from cbec import pipeline
-from cbec.service import auth, intake
+from cbec.service import auth, intake, masking
 from cbec.service.batcher import Batcher
 from cbec.service.deps import ReceiptSignal, Service
 from cbec.service.metrics import Metrics
@@ -53,6 +53,7 @@ def create_app(service: Service, run_batcher: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        masking.install()  # after uvicorn has set up its log handlers
         if run_batcher:
             service.batcher.start()
         try:

@@ -29,7 +29,7 @@ from lxml import etree
 
 from cbec import pipeline
 from cbec.messages.catalog import NAMESPACE
-from cbec.service import companions, intake
+from cbec.service import companions, intake, masking
 from cbec.service.metrics import Metrics
 from cbec.service.settings import Settings
 from cbec.store.embedded import Store
@@ -138,7 +138,8 @@ class Batcher:
                 return
             entry = entries[0]
             log.exception("message %d (guid %s) could not be cleared", entry.id, entry.guid)
-            intake.record(self.store.con.con, [entry.id], [], self.clock(), failure=str(exc))
+            failure = masking.mask_text(str(exc))  # kept in the store, read by operators
+            intake.record(self.store.con.con, [entry.id], [], self.clock(), failure=failure)
             self.metrics.add("cbec_batch_failures_total")
             return
         added = intake.record(self.store.con.con, [e.id for e in entries], receipts, when)
