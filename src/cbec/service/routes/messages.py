@@ -8,31 +8,38 @@ from fastapi.responses import JSONResponse
 
 from cbec.enterprises import Enterprise
 from cbec.messages.parse import MessageRefused, ParsedMessage, parse_message
-from cbec.service import auth, companions, intake
+from cbec.service import auth, companions, intake, json_messages
 from cbec.service.deps import CallerDep, Service, ServiceDep
 
 router = APIRouter(tags=["messages"])
 
 XML_TYPES = ("application/xml", "text/xml")
+JSON_TYPE = "application/json"
 
 
 @router.post("/v1/messages", status_code=202)
 async def post_message(request: Request, running: ServiceDep, sender: CallerDep) -> JSONResponse:
     """Acknowledges the message once it is in the intake log: `{"id": N, "guid": ...}`.
 
+    The body is a CEB message or DXP envelope (`application/xml`), or the message as JSON
+    (`application/json`: `{"code", "guid", "nodes": [{head fields..., "lines": [...]}],
+    "base_transfer"}`, fields in snake_case, docs/service.md).
+
     Sent again with the same `guid`, it gets the same id (`"repeated": true`) and is not
     cleared again. Receipts follow at `GET /v1/receipts`.
     """
     try:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in XML_TYPES:
+        if content_type not in (*XML_TYPES, JSON_TYPE):
             raise auth.Refusal(
                 415,
                 "unsupported_media_type",
                 f"Content-Type {content_type or '(none)'!r}: send a CEB message or DXP envelope "
-                "as application/xml.",
+                "as application/xml, or the message as application/json.",
             )
         body = await _body(request, running.settings.max_body_bytes)
+        if content_type == JSON_TYPE:  # the same documents as JSON: kept as their CEB message
+            body = json_messages.to_xml(body)
         wait = running.limiter.take(sender.code)
         if wait:
             raise auth.Refusal(
