@@ -12,6 +12,7 @@ itself: each business node must carry the sender's code in the element that name
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -166,6 +167,39 @@ def check_sender(enterprise: Enterprise, message: ParsedMessage) -> None:
                 f"/CEB{code}Message node {number}: {elements} must be the sender's code "
                 f"{enterprise.code}; found {found}. An enterprise sends only its own documents.",
             )
+
+
+def check_signature(enterprise: Enterprise, message: ParsedMessage, at: dt.datetime) -> None:
+    """Raises Refusal (403) unless the message is signed with the sender's registered
+    certificate, valid at `at`, when the sender registered one and the message declares a node
+    (appStatus 2: a declared node is signed, domain digest section 6; appStatus 1 needs none, as
+    in the batch path). Senders without a certificate are not checked here (the batch path's
+    `--require-signatures` is not a service setting)."""
+    from cbec.messages.signatures import SignatureInvalid, verify_message
+
+    if enterprise.cert_pem is None:
+        return
+    heads = message.tables.get(message.type.head.document.stem)
+    if heads is None or "app_status" not in heads.column_names:
+        return
+    if "2" not in heads.column("app_status").to_pylist():
+        return
+    try:
+        verify_message(message.raw, enterprise.cert_pem.encode("ascii"), at=at)
+    except SignatureInvalid as exc:
+        raise Refusal(
+            403,
+            "signature_invalid",
+            f"The signature of CEB{message.type.code} does not verify against the certificate "
+            f"{enterprise.code} registered: {exc.reason}. Sign the whole message with its key.",
+        ) from None
+    except ValueError as exc:  # the registered certificate itself no longer loads
+        raise Refusal(
+            403,
+            "signature_invalid",
+            f"The certificate registered for {enterprise.code} cannot be used ({exc}); the "
+            "operator registers a new one.",
+        ) from None
 
 
 def _element(column: str) -> str:

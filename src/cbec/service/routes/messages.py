@@ -76,6 +76,8 @@ async def _body(request: Request, limit: int) -> bytes:
 def _take_in(running: Service, sender: Enterprise, body: bytes) -> tuple[int, bool, str]:
     message = _parsed(body)
     auth.check_sender(sender, message)
+    received_at = running.batcher.clock()
+    auth.check_signature(sender, message, received_at)
     guid = message.guid
     assert guid is not None
     node_guids = _node_guids(message)
@@ -87,7 +89,7 @@ def _take_in(running: Service, sender: Enterprise, body: bytes) -> tuple[int, bo
             message.type.code,
             node_guids,
             body,
-            running.batcher.clock(),
+            received_at,
             companions.provided(message),
             companions.needed(message),
         )
