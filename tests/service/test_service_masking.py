@@ -45,3 +45,19 @@ def test_the_log_filter_masks_messages_and_tracebacks(caplog: pytest.LogCaptureF
     assert "110101199003070011" not in written and "13800000000" not in written
     assert "message 7 failed for 1101**********0011" in written
     assert "phone 138****0000" in written
+
+
+def test_the_filter_keeps_the_arguments_formatters_unpack() -> None:
+    """uvicorn's access formatter unpacks its five arguments: they stay five, masked."""
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/v1/x?tel=13800000000", "1.1", 200),
+        None,
+    )
+    assert masking.MaskingFilter().filter(record)
+    assert record.args == ("127.0.0.1:5000", "GET", "/v1/x?tel=138****0000", "1.1", 200)
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /v1/x?tel=138****0000 HTTP/1.1" 200'

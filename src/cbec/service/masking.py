@@ -51,11 +51,21 @@ class MaskingFilter(logging.Filter):
     """Masks a log record's message and traceback before any handler writes it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_text(record.getMessage())
-        record.args = ()
+        # The arguments keep their shape: formatters read them (uvicorn's access log unpacks
+        # five of them); only their text is masked.
+        if isinstance(record.msg, str):
+            record.msg = mask_text(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_masked(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _masked(v) for k, v in record.args.items()}
         if record.exc_info and not record.exc_text:
             record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
         return True
+
+
+def _masked(value: object) -> object:
+    return mask_text(value) if isinstance(value, str) else value
 
 
 LOGGERS = ("cbec", "cbec.service", "uvicorn", "uvicorn.error", "uvicorn.access")
