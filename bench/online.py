@@ -138,6 +138,7 @@ async def drive(
     lists_per_message: list[int],
     rate: float,
     connections: int,
+    drain: float,
 ) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     limits = httpx.Limits(max_connections=connections + len(keys))
@@ -211,9 +212,10 @@ async def drive(
         readers = [asyncio.create_task(reader(keys[a])) for a in sorted(agents)]
         await asyncio.gather(schedule(), *(sender() for _ in range(connections)))
         posting_done = time.perf_counter()
-        # Until every list is decided, or nothing is waiting and nothing came for 15 s.
+        # Until every list is decided, or nothing is waiting and nothing came for 15 s, or the
+        # drain time is over (the figures then say how many were decided).
         last, count = time.perf_counter(), -1
-        while len(decided_at) < expected:
+        while len(decided_at) < expected and time.perf_counter() - posting_done < drain:
             await asyncio.sleep(0.5)
             if len(decided_at) != count:
                 last, count = time.perf_counter(), len(decided_at)
@@ -225,7 +227,7 @@ async def drive(
         await asyncio.gather(*readers)
     timely = [c for c in decided_at if c in posted_at and c not in window_bound]
     finished = max((decided_at[c] for c in timely), default=time.perf_counter())
-    latencies = np.array([decided_at[c] - posted_at[c] for c in timely])
+    latencies = np.array([decided_at[c] - posted_at[c] for c in timely] or [float("nan")])
     return {
         "lists": expected,
         "lists_decided": len(decided_at),
@@ -254,6 +256,9 @@ def main() -> None:
         help="CBEC_COMPANION_WINDOW_SECONDS (short: the "
         "lists whose companion never comes wait for it, and are reported apart)",
     )
+    parser.add_argument(
+        "--drain", type=float, default=300.0, help="seconds to wait for decisions after posting"
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     parcels = int(args.rate * args.seconds)
@@ -268,7 +273,9 @@ def main() -> None:
             root / "service.duckdb", port, root / "serve.log", args.batch_messages, args.window
         )
         try:
-            measured = asyncio.run(drive(port, keys, messages, lists, args.rate, args.connections))
+            measured = asyncio.run(
+                drive(port, keys, messages, lists, args.rate, args.connections, args.drain)
+            )
             metrics = httpx.get(
                 f"http://127.0.0.1:{port}/metrics",
                 headers={"Authorization": "Bearer bench"},
@@ -301,6 +308,12 @@ def main() -> None:
             / max(float(counters.get("cbec_batches_total", "1")), 1),
             1,
         ),
+        "batch_seconds_mean": round(
+            float(counters.get("cbec_batch_seconds_total", "0"))
+            / max(float(counters.get("cbec_batches_total", "1")), 1),
+            2,
+        ),
+        "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
         "date": dt.date.today().isoformat(),
     }
     print(json.dumps(result, indent=2))

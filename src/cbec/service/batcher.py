@@ -22,6 +22,7 @@ import logging
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -128,6 +129,7 @@ class Batcher:
     # Clearing ----------------------------------------------------------------------------
 
     def _clear(self, entries: list[intake.Entry]) -> None:
+        started = time.perf_counter()
         try:
             receipts, when = self._clear_in_folder(entries)
         except Exception as exc:
@@ -145,6 +147,7 @@ class Batcher:
         added = intake.record(self.store.con.con, [e.id for e in entries], receipts, when)
         self.metrics.add("cbec_batches_total")
         self.metrics.add("cbec_batch_messages_total", len(entries))
+        self.metrics.add("cbec_batch_seconds_total", time.perf_counter() - started)
         self.metrics.add("cbec_receipts_recorded_total", added)
         if added:
             self.on_receipts()
