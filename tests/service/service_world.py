@@ -3,7 +3,8 @@ API key, and the service around a fresh store (batcher driven by hand)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from cbec.pipeline import Policy
-from cbec.service import auth
+from cbec.service import auth, intake
 from cbec.service.app import create_app, create_service
 from cbec.service.deps import Service
 from cbec.service.settings import Settings
@@ -63,7 +64,11 @@ class Running:
 
 @contextmanager
 def start(
-    root: Path, policy: Policy, run_batcher: bool = False, **settings: Any
+    root: Path,
+    policy: Policy,
+    run_batcher: bool = False,
+    clock: Callable[[], dt.datetime] = intake.now,
+    **settings: Any,
 ) -> Iterator[Running]:
     store = Store(root / "service.duckdb")
     keys = {}
@@ -71,7 +76,7 @@ def start(
         store.add_enterprise(code, f"Enterprise {code}", [role])
         keys[code] = auth.issue_key(store.con.con, code)
     auth.set_admin_token(store.con.con, ADMIN_TOKEN)
-    service = create_service(store, Settings(max_body_bytes=MAX_BODY, **settings), policy)
+    service = create_service(store, Settings(max_body_bytes=MAX_BODY, **settings), policy, clock)
     try:
         with TestClient(create_app(service, run_batcher=run_batcher)) as client:
             yield Running(service, client, keys, root)

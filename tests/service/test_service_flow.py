@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from service_world import AGENT, LOGISTICS, OTHER_AGENT, PAYMENT, PLATFORM, Running
 
+from builders import BUYER_ID
 from cbec.service import intake
 
 
@@ -54,6 +55,7 @@ def test_the_agent_reads_its_decision_with_taxes(cleared: Running) -> None:
     decision = response.json()
     assert decision["status"] == 800
     assert decision["reasons"] == []
+    assert decision["buyer_id_number"] == BUYER_ID  # in full, for the declarant only
     # 100.00 x 13 % x 70 % = 9.10 (Cai Guan Shui [2016] No. 18)
     assert decision["value_added_tax"] == "9.10"
     assert [line["gnum"] for line in decision["tax_lines"]] == [1]

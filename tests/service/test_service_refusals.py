@@ -73,8 +73,8 @@ def test_a_body_over_the_limit_is_413(running: Running) -> None:
     assert (status, answer["error"]) == (413, "body_too_large")
 
 
-def test_a_body_that_is_not_xml_is_415(running: Running) -> None:
-    status, answer = running.post(LOGISTICS, b"{}", **{"Content-Type": "application/json"})
+def test_a_body_that_is_neither_xml_nor_json_is_415(running: Running) -> None:
+    status, answer = running.post(LOGISTICS, b"{}", **{"Content-Type": "text/plain"})
     assert (status, answer["error"]) == (415, "unsupported_media_type")
 
 

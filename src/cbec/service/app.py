@@ -2,33 +2,38 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from cbec import pipeline
-from cbec.service import auth, intake
+from cbec.service import auth, intake, masking
 from cbec.service.batcher import Batcher
 from cbec.service.deps import ReceiptSignal, Service
 from cbec.service.metrics import Metrics
-from cbec.service.routes import dashboard, declarations, health, messages, receipts
+from cbec.service.routes import admin, dashboard, declarations, health, messages, receipts
 from cbec.service.settings import Settings
 from cbec.store.embedded import Store
 
 
 def create_service(
-    store: Store, settings: Settings, policy: pipeline.Policy | None = None
+    store: Store,
+    settings: Settings,
+    policy: pipeline.Policy | None = None,
+    clock: Callable[[], dt.datetime] = intake.now,
 ) -> Service:
-    """The service's parts around `store` (its intake and receipt tables created if needed)."""
+    """The service's parts around `store` (its intake and receipt tables created if needed);
+    `clock` is the wall clock in China Standard Time (tests give their own)."""
     intake.prepare(store.con.con)
     lock = threading.RLock()
     metrics = Metrics()
     recorded = ReceiptSignal()
     policy = policy or pipeline.Policy.load()
-    batcher = Batcher(store, lock, policy, settings, metrics, recorded.notify)
+    batcher = Batcher(store, lock, policy, settings, metrics, recorded.notify, clock)
     return Service(
         store=store,
         settings=settings,
@@ -37,6 +42,8 @@ def create_service(
         limiter=auth.RateLimiter(settings.rate_per_second, settings.rate_burst),
         batcher=batcher,
         receipts_recorded=recorded,
+        requests=store.con.con.cursor(),
+        requests_lock=threading.Lock(),
     )
 
 
@@ -46,6 +53,7 @@ def create_app(service: Service, run_batcher: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        masking.install()  # after uvicorn has set up its log handlers
         if run_batcher:
             service.batcher.start()
         try:
@@ -62,7 +70,7 @@ def create_app(service: Service, run_batcher: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
-    for module in (messages, receipts, declarations, health, dashboard):
+    for module in (messages, receipts, declarations, health, admin, dashboard):
         app.include_router(module.router)
 
     @app.exception_handler(auth.Refusal)

@@ -12,6 +12,7 @@ itself: each business node must carry the sender's code in the element that name
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -112,8 +113,12 @@ def presented_key(authorization: str | None, api_key: str | None) -> str | None:
     return api_key.strip() if api_key and api_key.strip() else None
 
 
-def enterprise_by_key(store: Store, key: str | None) -> Enterprise:
-    """The enabled enterprise holding `key`. Raises Refusal (401)."""
+def enterprise_by_key(
+    store: Store, key: str | None, cursor: duckdb.DuckDBPyConnection | None = None
+) -> Enterprise:
+    """The enabled enterprise holding `key` (read through `cursor`, else the store's own
+    connection). Raises Refusal (401)."""
+    con = cursor or store.con.con
     if key is None:
         raise Refusal(
             401,
@@ -121,11 +126,11 @@ def enterprise_by_key(store: Store, key: str | None) -> Enterprise:
             "No API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY' "
             "(the operator issues keys with `cbec enterprise add CODE ... --issue-key`).",
         )
-    rows = store.con.con.execute(
+    rows = con.execute(
         "SELECT code FROM enterprises WHERE api_key_sha256 = ? AND NOT disabled",
         [key_sha256(key)],
     ).fetchall()
-    enterprise = store.enterprise(rows[0][0]) if rows else None
+    enterprise = store.enterprise(rows[0][0], con) if rows else None
     if enterprise is None:
         raise Refusal(401, "unknown_api_key", "The API key is unknown, replaced or disabled.")
     return enterprise
@@ -162,6 +167,39 @@ def check_sender(enterprise: Enterprise, message: ParsedMessage) -> None:
                 f"/CEB{code}Message node {number}: {elements} must be the sender's code "
                 f"{enterprise.code}; found {found}. An enterprise sends only its own documents.",
             )
+
+
+def check_signature(enterprise: Enterprise, message: ParsedMessage, at: dt.datetime) -> None:
+    """Raises Refusal (403) unless the message is signed with the sender's registered
+    certificate, valid at `at`, when the sender registered one and the message declares a node
+    (appStatus 2: a declared node is signed, domain digest section 6; appStatus 1 needs none, as
+    in the batch path). Senders without a certificate are not checked here (the batch path's
+    `--require-signatures` is not a service setting)."""
+    from cbec.messages.signatures import SignatureInvalid, verify_message
+
+    if enterprise.cert_pem is None:
+        return
+    heads = message.tables.get(message.type.head.document.stem)
+    if heads is None or "app_status" not in heads.column_names:
+        return
+    if "2" not in heads.column("app_status").to_pylist():
+        return
+    try:
+        verify_message(message.raw, enterprise.cert_pem.encode("ascii"), at=at)
+    except SignatureInvalid as exc:
+        raise Refusal(
+            403,
+            "signature_invalid",
+            f"The signature of CEB{message.type.code} does not verify against the certificate "
+            f"{enterprise.code} registered: {exc.reason}. Sign the whole message with its key.",
+        ) from None
+    except ValueError as exc:  # the registered certificate itself no longer loads
+        raise Refusal(
+            403,
+            "signature_invalid",
+            f"The certificate registered for {enterprise.code} cannot be used ({exc}); the "
+            "operator registers a new one.",
+        ) from None
 
 
 def _element(column: str) -> str:

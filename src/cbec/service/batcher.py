@@ -22,6 +22,7 @@ import logging
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,13 +30,14 @@ from lxml import etree
 
 from cbec import pipeline
 from cbec.messages.catalog import NAMESPACE
-from cbec.service import intake
+from cbec.service import companions, intake, masking
 from cbec.service.metrics import Metrics
 from cbec.service.settings import Settings
 from cbec.store.embedded import Store
 
 log = logging.getLogger("cbec.service")
 
+_WINDOW_TICK_SECONDS = 1.0
 _RECEIPT_FILE = re.compile(r"^CEB(\d{3})_")
 
 
@@ -60,6 +62,7 @@ class Batcher:
         self.wake = threading.Event()  # set by an intake: a batch may be ready
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._looked_up: set[int] = set()  # entries whose companions were sought in the store
 
     # Driving -----------------------------------------------------------------------------
 
@@ -73,10 +76,27 @@ class Batcher:
     def clear_one_batch(self) -> int:
         """Clears the oldest waiting entries (one batch at most); returns how many."""
         with self.lock:
-            entries = intake.pending(self.store.con.con, self.settings.batch_max_messages)
+            entries = self._ready()
             if entries:
                 self._clear(entries)
         return len(entries)
+
+    def _ready(self) -> list[intake.Entry]:
+        """The oldest waiting entries but the declaration lists still waiting for a companion
+        (service/companions.py), and those whose companion comes after this batch."""
+        con = self.store.con.con
+        window = dt.timedelta(seconds=self.settings.companion_window_seconds)
+        held = companions.held(self.store, con, self.clock(), window, self._looked_up)
+        while True:
+            entries = intake.pending(con, self.settings.batch_max_messages, held)
+            later = (
+                companions.provided_later(con, [e.id for e in entries], entries[-1].id)
+                if (entries)
+                else set()
+            )
+            if not later:
+                return entries
+            held |= later
 
     def start(self) -> None:
         self._stop.clear()
@@ -93,11 +113,12 @@ class Batcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            # The first message of a batch waits up to batch_max_seconds for others.
-            self.wake.wait()
-            self.wake.clear()
-            if self._stop.wait(self.settings.batch_max_seconds):
-                break
+            # The first message of a batch waits up to batch_max_seconds for others; without
+            # one, a look every second clears the lists whose companion window has ended.
+            if self.wake.wait(_WINDOW_TICK_SECONDS):
+                self.wake.clear()
+                if self._stop.wait(self.settings.batch_max_seconds):
+                    break
             try:
                 self.flush()
             except Exception:  # the store failed: keep serving, try again at the next message
@@ -108,6 +129,7 @@ class Batcher:
     # Clearing ----------------------------------------------------------------------------
 
     def _clear(self, entries: list[intake.Entry]) -> None:
+        started = time.perf_counter()
         try:
             receipts, when = self._clear_in_folder(entries)
         except Exception as exc:
@@ -118,12 +140,14 @@ class Batcher:
                 return
             entry = entries[0]
             log.exception("message %d (guid %s) could not be cleared", entry.id, entry.guid)
-            intake.record(self.store.con.con, [entry.id], [], self.clock(), failure=str(exc))
+            failure = masking.mask_text(str(exc))  # kept in the store, read by operators
+            intake.record(self.store.con.con, [entry.id], [], self.clock(), failure=failure)
             self.metrics.add("cbec_batch_failures_total")
             return
         added = intake.record(self.store.con.con, [e.id for e in entries], receipts, when)
         self.metrics.add("cbec_batches_total")
         self.metrics.add("cbec_batch_messages_total", len(entries))
+        self.metrics.add("cbec_batch_seconds_total", time.perf_counter() - started)
         self.metrics.add("cbec_receipts_recorded_total", added)
         if added:
             self.on_receipts()

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass
 from typing import Annotated
 
+import duckdb
 from fastapi import Depends, Header, Request
 
 from cbec.enterprises import Enterprise
@@ -40,12 +41,17 @@ class ReceiptSignal:
 class Service:
     store: Store
     settings: Settings
-    # DuckDB's connection is used by one thread at a time: requests and the batcher take turns.
+    # The batcher's lock on the store's own connection (a DuckDB connection is used by one
+    # thread at a time); the dashboard takes it too.
     lock: threading.RLock
     metrics: Metrics
     limiter: auth.RateLimiter
     batcher: Batcher
     receipts_recorded: ReceiptSignal
+    # Requests (keys, intake, receipts, decisions, health) use their own connection to the same
+    # database, so that an acknowledgement never waits for a micro-batch to clear.
+    requests: duckdb.DuckDBPyConnection
+    requests_lock: threading.Lock
 
 
 def service(request: Request) -> Service:
@@ -63,8 +69,8 @@ def caller(
 ) -> Enterprise:
     """The enterprise whose key the request carries. Refusal 401 otherwise."""
     key = auth.presented_key(authorization, x_api_key)
-    with running.lock:
-        return auth.enterprise_by_key(running.store, key)
+    with running.requests_lock:
+        return auth.enterprise_by_key(running.store, key, running.requests)
 
 
 CallerDep = Annotated[Enterprise, Depends(caller)]

@@ -6,8 +6,8 @@ records the receipts its clearing produced, in `service_receipts`. An entry is u
 message `guid`): a message sent again returns the first entry's id and is not cleared again. A
 receipt is unique by (recipient, receipt message `guid`), which cbec derives from what it answers,
 so recording the receipts of a batch cleared twice (after a crash between the pipeline's commit and
-this one) adds nothing. Cursors come from a sequence and are given under the service's one lock, so
-a receipt committed later never has a smaller cursor than one a reader has already seen.
+this one) adds nothing. Cursors come from a sequence and are given only by the batcher, under its
+lock, so a receipt committed later never has a smaller cursor than one a reader has already seen.
 
 DuckDB writes a transaction to its write-ahead log and syncs it at commit: an acknowledged
 message is on disk.
@@ -16,11 +16,13 @@ message is on disk.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import duckdb
+
+from cbec.service import companions
 
 CHINA = ZoneInfo("Asia/Shanghai")  # DESIGN.md, "Choices": times in China Standard Time
 
@@ -31,6 +33,11 @@ _DDL = (
         sender VARCHAR NOT NULL, guid VARCHAR NOT NULL, message_code VARCHAR NOT NULL,
         node_guids VARCHAR[] NOT NULL, body BLOB NOT NULL, received_at TIMESTAMP NOT NULL,
         processed_at TIMESTAMP, failure VARCHAR, UNIQUE (sender, guid))""",
+    # The companion keys a declaration list message waits for (service/companions.py). No
+    # DEFAULT: DuckDB 2.0 replays a list default from its WAL only with an extension it
+    # downloads, so a store killed after this statement would not reopen offline.
+    "ALTER TABLE service_intake ADD COLUMN IF NOT EXISTS needs VARCHAR[]",
+    companions.DDL,
     "CREATE SEQUENCE IF NOT EXISTS service_receipt_cursors START 1",
     """CREATE TABLE IF NOT EXISTS service_receipts (
         cursor BIGINT PRIMARY KEY DEFAULT nextval('service_receipt_cursors'),
@@ -77,14 +84,26 @@ def accept(
     node_guids: Sequence[str],
     body: bytes,
     received_at: dt.datetime,
+    provides: Sequence[str] = (),
+    needs: Sequence[str] = (),
 ) -> tuple[int, bool]:
-    """Appends a message to the log and commits; returns its id and whether it is new (False: the
-    sender sent this `guid` before, and the first entry's id is returned)."""
-    added = con.execute(
-        "INSERT INTO service_intake (sender, guid, message_code, node_guids, body, received_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-        [sender, guid, message_code, list(node_guids), body, received_at],
-    ).fetchall()
+    """Appends a message to the log with the companion keys it provides and needs, and commits;
+    returns its id and whether it is new (False: the sender sent this `guid` before, and the
+    first entry's id is returned)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        added = con.execute(
+            "INSERT INTO service_intake "
+            "(sender, guid, message_code, node_guids, body, received_at, needs) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+            [sender, guid, message_code, list(node_guids), body, received_at, list(needs)],
+        ).fetchall()
+        if added:
+            companions.remember(con, int(added[0][0]), list(provides))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     if added:
         return int(added[0][0]), True
     known = con.execute(
@@ -93,12 +112,12 @@ def accept(
     return int(known[0][0]), False
 
 
-def pending(con: duckdb.DuckDBPyConnection, limit: int) -> list[Entry]:
-    """The oldest entries not yet processed."""
+def pending(con: duckdb.DuckDBPyConnection, limit: int, held: Collection[int] = ()) -> list[Entry]:
+    """The oldest entries not yet processed, but those `held` (waiting for companions)."""
     rows = con.execute(
         "SELECT id, sender, guid, message_code, node_guids, body FROM service_intake "
-        "WHERE processed_at IS NULL ORDER BY id LIMIT ?",
-        [limit],
+        "WHERE processed_at IS NULL AND NOT list_contains(?, id) ORDER BY id LIMIT ?",
+        [sorted(held), limit],
     ).fetchall()
     return [Entry(r[0], r[1], r[2], r[3], tuple(r[4]), bytes(r[5])) for r in rows]
 

@@ -13,19 +13,20 @@ COUNTERS: dict[str, str] = {
     "cbec_batches_total": "Micro-batches cleared.",
     "cbec_batch_messages_total": "Messages cleared in micro-batches.",
     "cbec_batch_failures_total": "Messages that could not be cleared (kept, marked failed).",
+    "cbec_batch_seconds_total": "Seconds spent clearing micro-batches (pipeline and receipts).",
 }
 
 
 class Metrics:
     def __init__(self) -> None:
-        self._values = dict.fromkeys(COUNTERS, 0)
+        self._values: dict[str, float] = dict.fromkeys(COUNTERS, 0)
         self._lock = threading.Lock()
 
-    def add(self, name: str, amount: int = 1) -> None:
+    def add(self, name: str, amount: float = 1) -> None:
         with self._lock:
             self._values[name] += amount
 
-    def value(self, name: str) -> int:
+    def value(self, name: str) -> float:
         return self._values[name]
 
     def render(self, gauges: Iterable[tuple[str, str, float]]) -> str:

@@ -6,6 +6,8 @@
 - `CBEC_RATE_PER_SECOND` [200] and `CBEC_RATE_BURST` [400]: messages an enterprise may post,
   sustained and at once (a token bucket); beyond them 429.
 - `CBEC_LONG_POLL_MAX_SECONDS` [30]: the longest `wait` of `GET /v1/receipts`.
+- `CBEC_COMPANION_WINDOW_SECONDS` [600]: how long a declaration list waits for a late order,
+  payment or waybill before it is cleared without it (and rejected for it).
 - `CBEC_ADMIN_TOKEN`: the operator's token (else generated at first start, printed once).
 """
 
@@ -30,6 +32,7 @@ class Settings:
     rate_per_second: float = 200.0
     rate_burst: int = 400
     long_poll_max_seconds: float = 30.0
+    companion_window_seconds: float = 600.0
     admin_token: str | None = None
 
     @classmethod
@@ -59,6 +62,9 @@ class Settings:
             rate_burst=int(number("RATE_BURST", defaults.rate_burst, int)),
             long_poll_max_seconds=number(
                 "LONG_POLL_MAX_SECONDS", defaults.long_poll_max_seconds, float
+            ),
+            companion_window_seconds=number(
+                "COMPANION_WINDOW_SECONDS", defaults.companion_window_seconds, float
             ),
             admin_token=env.get("CBEC_ADMIN_TOKEN") or None,
         )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -330,9 +331,16 @@ class Store:
             for row in self.con.con.execute(f"{_ENTERPRISE_QUERY} ORDER BY code").fetchall()
         ]
 
-    def enterprise(self, code: str) -> Enterprise | None:
+    def enterprise(
+        self, code: str, cursor: duckdb.DuckDBPyConnection | None = None
+    ) -> Enterprise | None:
+        """`cursor`: another connection to this store (a thread of the service has its own)."""
         # fetchall: DuckDB keeps a half-read result open after fetchone, blocking later queries
-        rows = self.con.con.execute(f"{_ENTERPRISE_QUERY} WHERE code = ?", [code]).fetchall()
+        rows = (
+            (cursor or self.con.con)
+            .execute(f"{_ENTERPRISE_QUERY} WHERE code = ?", [code])
+            .fetchall()
+        )
         return _enterprise(rows[0]) if rows else None
 
     def disable_enterprise(self, code: str) -> bool:

@@ -19,11 +19,12 @@ def get_declaration(cop_no: str, running: ServiceDep, reader: CallerDep) -> dict
     Only the declaring agent (`agentCode`) reads it; to anyone else it is unknown (404), so that
     a declaration number reveals nothing about another enterprise's parcels.
     """
-    con = running.store.con.con
-    with running.lock:
+    con = running.requests
+    with running.requests_lock:
         decisions = con.execute(
             "SELECT cop_no, invt_no, order_no, status, reasons, decl_time, decided_at, "
-            "dutiable_value, customs_tax, value_added_tax, consumption_tax, tax_total "
+            "buyer_id_number, dutiable_value, customs_tax, value_added_tax, consumption_tax, "
+            "tax_total "
             "FROM decisions WHERE agent_code = ? AND cop_no = ?",
             [reader.code, cop_no],
         ).fetchall()
@@ -40,7 +41,17 @@ def get_declaration(cop_no: str, running: ServiceDep, reader: CallerDep) -> dict
             "come at GET /v1/receipts.",
         )
     row = decisions[0]
-    names = ("cop_no", "invt_no", "order_no", "status", "reasons", "decl_time", "decided_at")
+    # The declarant reads the buyer's number in full (it declared it); nobody else reads this.
+    names = (
+        "cop_no",
+        "invt_no",
+        "order_no",
+        "status",
+        "reasons",
+        "decl_time",
+        "decided_at",
+        "buyer_id_number",
+    )
     money = ("dutiable_value", "customs_tax", "value_added_tax", "consumption_tax", "tax_total")
     result: dict[str, Any] = dict(zip(names, row[: len(names)], strict=True))
     result["reasons"] = list(result["reasons"] or [])

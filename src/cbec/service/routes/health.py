@@ -16,8 +16,8 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 def health(running: ServiceDep) -> dict[str, object]:
     """`{"status": "ok", "queue": N}` when the store answers."""
-    with running.lock:
-        queue = intake.depth(running.store.con.con)
+    with running.requests_lock:
+        queue = intake.depth(running.requests)
     return {"status": "ok", "queue": queue}
 
 
@@ -27,12 +27,12 @@ def metrics(
 ) -> PlainTextResponse:
     """Counters and the queue depth, for Prometheus; `Authorization: Bearer ADMIN_TOKEN`."""
     token = auth.presented_key(authorization, None)
-    with running.lock:
-        if not auth.is_admin(running.store.con.con, token):
+    with running.requests_lock:
+        if not auth.is_admin(running.requests, token):
             raise auth.Refusal(
                 401, "admin_token_required", "GET /metrics needs the operator's token."
             )
-        queue = intake.depth(running.store.con.con)
+        queue = intake.depth(running.requests)
     text = running.metrics.render(
         [("cbec_queue_depth", "Messages acknowledged and not yet cleared.", queue)]
     )

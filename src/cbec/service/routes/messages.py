@@ -8,31 +8,38 @@ from fastapi.responses import JSONResponse
 
 from cbec.enterprises import Enterprise
 from cbec.messages.parse import MessageRefused, ParsedMessage, parse_message
-from cbec.service import auth, intake
+from cbec.service import auth, companions, intake, json_messages
 from cbec.service.deps import CallerDep, Service, ServiceDep
 
 router = APIRouter(tags=["messages"])
 
 XML_TYPES = ("application/xml", "text/xml")
+JSON_TYPE = "application/json"
 
 
 @router.post("/v1/messages", status_code=202)
 async def post_message(request: Request, running: ServiceDep, sender: CallerDep) -> JSONResponse:
     """Acknowledges the message once it is in the intake log: `{"id": N, "guid": ...}`.
 
+    The body is a CEB message or DXP envelope (`application/xml`), or the message as JSON
+    (`application/json`: `{"code", "guid", "nodes": [{head fields..., "lines": [...]}],
+    "base_transfer"}`, fields in snake_case, docs/service.md).
+
     Sent again with the same `guid`, it gets the same id (`"repeated": true`) and is not
     cleared again. Receipts follow at `GET /v1/receipts`.
     """
     try:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in XML_TYPES:
+        if content_type not in (*XML_TYPES, JSON_TYPE):
             raise auth.Refusal(
                 415,
                 "unsupported_media_type",
                 f"Content-Type {content_type or '(none)'!r}: send a CEB message or DXP envelope "
-                "as application/xml.",
+                "as application/xml, or the message as application/json.",
             )
         body = await _body(request, running.settings.max_body_bytes)
+        if content_type == JSON_TYPE:  # the same documents as JSON: kept as their CEB message
+            body = json_messages.to_xml(body)
         wait = running.limiter.take(sender.code)
         if wait:
             raise auth.Refusal(
@@ -69,18 +76,22 @@ async def _body(request: Request, limit: int) -> bytes:
 def _take_in(running: Service, sender: Enterprise, body: bytes) -> tuple[int, bool, str]:
     message = _parsed(body)
     auth.check_sender(sender, message)
+    received_at = running.batcher.clock()
+    auth.check_signature(sender, message, received_at)
     guid = message.guid
     assert guid is not None
     node_guids = _node_guids(message)
-    with running.lock:
+    with running.requests_lock:
         entry_id, new = intake.accept(
-            running.store.con.con,
+            running.requests,
             sender.code,
             guid,
             message.type.code,
             node_guids,
             body,
-            intake.now(),
+            received_at,
+            companions.provided(message),
+            companions.needed(message),
         )
     return entry_id, new, guid
 

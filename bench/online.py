@@ -1,0 +1,325 @@
+"""The online service under load: `cbec serve` driven over HTTP by simulated enterprises.
+
+    .venv/bin/python bench/online.py [--rate 300] [--seconds 60] [--nodes 50] [--connections 8]
+
+Simulates a day (`simulate_messages`, seed 1, 2024-06-15, 5 % defects) of `rate x seconds`
+parcels, written as the CEB messages its enterprises send (at most `--nodes` business nodes a
+message, each enterprise its own documents), registers every sender with its role and an API
+key, starts `cbec serve` on a fresh store in a child process, and then, from this process
+(asyncio, `--connections` HTTP connections):
+
+- posts the messages in a realistic order, at `--rate` declaration lists a second (open loop):
+  the families interleaved by their place in the day, so that a list's order, payment and waybill
+  come about when it does (the companion window takes those that come just after it), each
+  message sent again until it is acknowledged;
+- reads every agent's receipts by long polling (`GET /v1/receipts?wait=`), and notes when each
+  list's decision receipt (its second CEB622: 800, or a 100, 300, 500) becomes readable.
+
+Prints one JSON object (and writes bench/results/online_<nodes>.json): lists decided per second
+over the run (from the first POST to the last decision), the offered rate, and the p50 / p95 /
+p99 of the time from the POST of a list's message to its decision being readable. Lists whose
+order, payment or waybill never comes (the simulator's injected defects) are decided at the end
+of the companion window (`--window`, 20 s here instead of 10 minutes): they are counted apart and
+left out of the rate and the percentiles, which would otherwise measure the window. Messages are
+not signed (no certificate registered), so signature verification is not in the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cbec.service import auth
+from cbec.simulate.messages import simulate_messages
+from cbec.store.embedded import Store
+from clear_day import RESULTS, machine  # bench/ is on the path from here on
+
+DAY = dt.date(2024, 6, 15)
+ROLE = {"711": "warehouse", "311": "platform", "411": "payment", "511": "logistics", "621": "agent"}
+RANK = {"711": 0, "311": 1, "411": 2, "511": 3, "621": 4}
+COP_CODE = re.compile(rb"<ceb:copCode>([^<]+)</ceb:copCode>")
+COP_NO = re.compile(rb"<ceb:copNo>([^<]+)</ceb:copNo>")
+STATUS = re.compile(r"<ceb:returnStatus>(-?\d+)</ceb:returnStatus>")
+RECEIPT_COP_NO = re.compile(r"<ceb:copNo>([^<]+)</ceb:copNo>")
+# A list whose order, payment or waybill never came (the simulator's defects) is decided at the
+# end of the companion window: its time is the window's, not the service's.
+NEVER_CAME = re.compile(r"Code:(order|payment|waybill)_missing")
+SERVE = "import sys; from cbec.cli import app; sys.argv[0] = 'cbec'; app()"
+
+
+def messages_in_order(folder: Path) -> list[tuple[float, str, bytes]]:
+    """(place in the day 0..1, code, body) of every message, families interleaved: message k of
+    a family of n goes at (k + 1) / n, companions before the list at the same place."""
+    by_code: dict[str, list[Path]] = {}
+    for path in sorted(folder.glob("*.xml")):
+        by_code.setdefault(path.stem.split("_")[-1].removeprefix("CEB"), []).append(path)
+    found = []
+    for code, paths in by_code.items():
+        for index, path in enumerate(paths):
+            found.append(((index + 1) / len(paths), code, path.read_bytes()))
+    found.sort(key=lambda m: (m[0], RANK[m[1]]))
+    return found
+
+
+def register(db: Path, messages: list[tuple[float, str, bytes]]) -> dict[str, str]:
+    """Every sender registered with the roles of what it sends and an API key; code -> key."""
+    roles: dict[str, set[str]] = {}
+    for _, code, body in messages:
+        sender = COP_CODE.search(body)
+        assert sender is not None, "a simulated message without copCode"
+        roles.setdefault(sender.group(1).decode(), set()).add(ROLE[code])
+    store = Store(db)
+    try:
+        keys = {}
+        for code, its_roles in roles.items():
+            store.add_enterprise(code, f"Enterprise {code}", sorted(its_roles))
+            keys[code] = auth.issue_key(store.con.con, code)
+        return keys
+    finally:
+        store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_service(
+    db: Path, port: int, log: Path, batch_messages: int, window: float
+) -> subprocess.Popen[bytes]:
+    environment = {
+        **os.environ,
+        "CBEC_ADMIN_TOKEN": "bench",
+        "CBEC_BATCH_MAX_MESSAGES": str(batch_messages),
+        "CBEC_RATE_PER_SECOND": "1000000",  # the limiter is not what is measured
+        "CBEC_RATE_BURST": "1000000",
+        "CBEC_COMPANION_WINDOW_SECONDS": str(window),
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SERVE, "serve", "--db", str(db), "--port", str(port)],
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    for _ in range(1200):
+        if process.poll() is not None:
+            raise SystemExit("cbec serve stopped: " + log.read_text())
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).is_success:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("cbec serve did not start within 2 minutes")
+
+
+async def drive(
+    port: int,
+    keys: dict[str, str],
+    messages: list[tuple[float, str, bytes]],
+    lists_per_message: list[int],
+    rate: float,
+    connections: int,
+    drain: float,
+) -> dict[str, Any]:
+    base = f"http://127.0.0.1:{port}"
+    limits = httpx.Limits(max_connections=connections + len(keys))
+    posted_at: dict[str, float] = {}  # cop_no -> when its message's POST began
+    decided_at: dict[str, float] = {}
+    window_bound: set[str] = set()  # lists rejected for a companion that never came
+    expected = sum(lists_per_message)
+    queue: asyncio.Queue[tuple[float, str, bytes] | None] = asyncio.Queue()
+    stop = asyncio.Event()
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+
+        async def schedule() -> None:
+            # Open loop: message m is due when its lists' share of the offered rate is reached.
+            sent_lists = 0
+            for item, lists in zip(messages, lists_per_message, strict=True):
+                due = started + sent_lists / rate
+                if (wait := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)
+                await queue.put(item)
+                sent_lists += lists
+            for _ in range(connections):
+                await queue.put(None)
+
+        async def sender() -> None:
+            while (item := await queue.get()) is not None:
+                _, code, body = item
+                sender_code = COP_CODE.search(body).group(1).decode()  # type: ignore[union-attr]
+                headers = {
+                    "Authorization": f"Bearer {keys[sender_code]}",
+                    "Content-Type": "application/xml",
+                }
+                began = time.perf_counter()
+                if code == "621":
+                    for cop_no in COP_NO.findall(body):
+                        posted_at.setdefault(cop_no.decode(), began)
+                while True:
+                    answer = await client.post("/v1/messages", content=body, headers=headers)
+                    if answer.status_code == 202:
+                        break
+                    if answer.status_code != 429:
+                        raise SystemExit(f"POST refused: {answer.status_code} {answer.text}")
+                    await asyncio.sleep(float(answer.headers.get("Retry-After", "1")))
+
+        async def reader(key: str) -> None:
+            cursor = 0
+            headers = {"Authorization": f"Bearer {key}"}
+            while not stop.is_set():
+                answer = await client.get(
+                    "/v1/receipts",
+                    params={"after": cursor, "wait": 2, "limit": 1000},
+                    headers=headers,
+                )
+                now = time.perf_counter()
+                for receipt in answer.json():
+                    cursor = receipt["cursor"]
+                    if receipt["code"] != "622":
+                        continue
+                    status = STATUS.search(receipt["xml"])
+                    cop_no = RECEIPT_COP_NO.search(receipt["xml"])
+                    if status and cop_no and status.group(1) != "120":
+                        decided_at.setdefault(cop_no.group(1), now)
+                        if NEVER_CAME.search(receipt["xml"]):
+                            window_bound.add(cop_no.group(1))
+
+        agents = {
+            COP_CODE.search(b).group(1).decode()  # type: ignore[union-attr]
+            for _, c, b in messages
+            if c == "621"
+        }
+        readers = [asyncio.create_task(reader(keys[a])) for a in sorted(agents)]
+        await asyncio.gather(schedule(), *(sender() for _ in range(connections)))
+        posting_done = time.perf_counter()
+        # Until every list is decided, or nothing is waiting and nothing came for 15 s, or the
+        # drain time is over (the figures then say how many were decided).
+        last, count = time.perf_counter(), -1
+        while len(decided_at) < expected and time.perf_counter() - posting_done < drain:
+            await asyncio.sleep(0.5)
+            if len(decided_at) != count:
+                last, count = time.perf_counter(), len(decided_at)
+            elif time.perf_counter() - last > 15:
+                health = (await client.get("/health")).json()
+                if health["queue"] == 0:
+                    break
+        stop.set()
+        await asyncio.gather(*readers)
+    timely = [c for c in decided_at if c in posted_at and c not in window_bound]
+    finished = max((decided_at[c] for c in timely), default=time.perf_counter())
+    latencies = np.array([decided_at[c] - posted_at[c] for c in timely] or [float("nan")])
+    return {
+        "lists": expected,
+        "lists_decided": len(decided_at),
+        "lists_waiting_the_whole_window": len(window_bound),
+        "posting_seconds": round(posting_done - started, 2),
+        "seconds": round(finished - started, 2),
+        "lists_decided_per_second": round(len(timely) / (finished - started), 1),
+        "latency_seconds": {
+            f"p{q}": round(float(np.percentile(latencies, q)), 3) for q in (50, 95, 99)
+        }
+        | {"max": round(float(latencies.max()), 3)},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=300.0, help="declaration lists a second")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long lists are sent")
+    parser.add_argument("--nodes", type=int, default=50, help="business nodes a message, at most")
+    parser.add_argument("--connections", type=int, default=8, help="HTTP connections posting")
+    parser.add_argument("--batch-messages", type=int, default=500, help="CBEC_BATCH_MAX_MESSAGES")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=20.0,
+        help="CBEC_COMPANION_WINDOW_SECONDS (short: the "
+        "lists whose companion never comes wait for it, and are reported apart)",
+    )
+    parser.add_argument(
+        "--drain", type=float, default=300.0, help="seconds to wait for decisions after posting"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    parcels = int(args.rate * args.seconds)
+    with tempfile.TemporaryDirectory(prefix="cbec-bench-online-") as temp:
+        root = Path(temp)
+        simulate_messages(parcels, args.seed, DAY, root / "day", nodes_per_message=args.nodes)
+        messages = messages_in_order(root / "day")
+        lists = [len(COP_NO.findall(b)) if c == "621" else 0 for _, c, b in messages]
+        keys = register(root / "service.duckdb", messages)
+        port = free_port()
+        service = start_service(
+            root / "service.duckdb", port, root / "serve.log", args.batch_messages, args.window
+        )
+        try:
+            measured = asyncio.run(
+                drive(port, keys, messages, lists, args.rate, args.connections, args.drain)
+            )
+            metrics = httpx.get(
+                f"http://127.0.0.1:{port}/metrics",
+                headers={"Authorization": "Bearer bench"},
+                timeout=30,
+            ).text
+        finally:
+            service.terminate()
+            service.wait(timeout=60)
+    counters = dict(
+        line.split(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#")
+    )
+    result = {
+        "benchmark": "online",
+        "machine": machine(),
+        "settings": {
+            "offered_lists_per_second": args.rate,
+            "seconds": args.seconds,
+            "nodes_per_message": args.nodes,
+            "connections": args.connections,
+            "batch_max_messages": args.batch_messages,
+            "companion_window_seconds": args.window,
+            "messages": len(messages),
+            "parcels": parcels,
+            "signed": False,
+        },
+        **measured,
+        "batches": int(float(counters.get("cbec_batches_total", "0"))),
+        "messages_per_batch": round(
+            float(counters.get("cbec_batch_messages_total", "0"))
+            / max(float(counters.get("cbec_batches_total", "1")), 1),
+            1,
+        ),
+        "batch_seconds_mean": round(
+            float(counters.get("cbec_batch_seconds_total", "0"))
+            / max(float(counters.get("cbec_batches_total", "1")), 1),
+            2,
+        ),
+        "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
+        "date": dt.date.today().isoformat(),
+    }
+    print(json.dumps(result, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"online_{args.nodes}.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

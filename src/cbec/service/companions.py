@@ -1,0 +1,154 @@
+"""The companion window: a declaration list waits for its order, payment and waybill.
+
+Online, documents arrive in any order (issue 4): a CEB621 whose order, payment or waybill has not
+come yet is held, not rejected, for `companion_window_seconds` (10 minutes by default) from its
+arrival. A late companion completes it and it is cleared in the same micro-batch as that
+companion; when the window ends it is cleared anyway, and the pipeline rejects the lists still
+missing a companion with the usual reasons (`order_missing`, `payment_missing`,
+`waybill_missing`).
+
+Each message names, at intake, the companion keys it provides (an order, a payment, a waybill)
+and those it needs (a declaration list's three), with the keys the matching joins on
+(domain digest section 7; `clearance/frames.declarations_with_companions`): the order and the
+payment by `ebpCode` + `orderNo`, the waybill by `logisticsCode` + `logisticsNo`. Provided keys go
+to `service_companions`, with the first intake entry providing them; keys of documents the store
+held before the service saw them (a `cbec clear` run) are looked up there once and remembered.
+
+A message is held as a whole, until every list in it is complete or its window ends: its nodes
+share one intake entry and one acknowledgement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import ibis
+
+from cbec.messages.parse import ParsedMessage
+from cbec.store.embedded import Store
+
+DDL = """CREATE TABLE IF NOT EXISTS service_companions (
+    key VARCHAR PRIMARY KEY, intake_id BIGINT)"""
+
+# (document stem, kind, key columns) of what a message provides.
+_PROVIDED = (
+    ("orders", "order", ("ebp_code", "order_no")),
+    ("payments", "payment", ("ebp_code", "order_no")),
+    ("waybills", "waybill", ("logistics_code", "logistics_no")),
+)
+# What a declaration list needs: the same kinds, from its own head's columns.
+_NEEDED = (
+    ("order", ("ebp_code", "order_no")),
+    ("payment", ("ebp_code", "order_no")),
+    ("waybill", ("logistics_code", "logistics_no")),
+)
+
+
+def _key(kind: str, values: tuple[object, ...]) -> str | None:
+    if any(v is None or not str(v).strip() for v in values):
+        return None  # a node without its key is answered by the checks, not awaited
+    return kind + ":" + ":".join(str(v).strip() for v in values)
+
+
+def provided(message: ParsedMessage) -> list[str]:
+    """The companion keys the message's nodes provide."""
+    keys: list[str] = []
+    for stem, kind, columns in _PROVIDED:
+        table = message.tables.get(stem)
+        if table is not None:
+            rows = zip(*(table.column(c).to_pylist() for c in columns), strict=True)
+            keys += [k for row in rows if (k := _key(kind, row)) is not None]
+    return sorted(set(keys))
+
+
+def needed(message: ParsedMessage) -> list[str]:
+    """The companion keys the message's declaration lists need."""
+    table = message.tables.get("inventories")
+    if table is None:
+        return []
+    keys: list[str] = []
+    for kind, columns in _NEEDED:
+        rows = zip(*(table.column(c).to_pylist() for c in columns), strict=True)
+        keys += [k for row in rows if (k := _key(kind, row)) is not None]
+    return sorted(set(keys))
+
+
+def remember(con: duckdb.DuckDBPyConnection, intake_id: int, keys: list[str]) -> None:
+    """Records the keys an intake entry provides (the first provider of a key is kept)."""
+    if keys:
+        con.execute(
+            "INSERT INTO service_companions SELECT unnest(?), ? ON CONFLICT DO NOTHING",
+            [keys, intake_id],
+        )
+
+
+def _missing(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime) -> dict[str, list[int]]:
+    """Keys needed by waiting entries still in their window and not provided yet, with the
+    entries needing them."""
+    rows = con.execute(
+        "WITH need AS (SELECT id, unnest(needs) AS key FROM service_intake "
+        "  WHERE processed_at IS NULL AND len(needs) > 0 AND received_at > ?) "
+        "SELECT need.key, list(need.id) FROM need ANTI JOIN service_companions c USING (key) "
+        "GROUP BY need.key",
+        [cutoff],
+    ).fetchall()
+    return {str(r[0]): [int(i) for i in r[1]] for r in rows}
+
+
+def _found_in_store(store: Store, keys: list[str]) -> list[str]:
+    """Of `keys`, those whose document the store holds (stored by an earlier `cbec clear`)."""
+    found: list[str] = []
+    for stem, kind, columns in _PROVIDED:
+        wanted = [k for k in keys if k.startswith(kind + ":")]
+        stored = store.documents(stem) if wanted else None
+        if stored is None:
+            continue
+        key = ibis.literal(kind + ":")
+        for column in columns[:-1]:
+            key = key.concat(stored[column].strip(), ":")
+        key = key.concat(stored[columns[-1]].strip())
+        hits = stored.select(key=key).filter(key.isin(wanted)).distinct()
+        found += [str(k) for k in hits.to_pyarrow().column("key").to_pylist()]
+    return found
+
+
+def held(
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    now: dt.datetime,
+    window: dt.timedelta,
+    looked_up: set[int],
+) -> set[int]:
+    """The waiting entries to hold back now: in their window, with a companion not yet come.
+
+    The store is searched once per entry (`looked_up` remembers which were): a document stored
+    since came through the intake, whose keys are in `service_companions` already."""
+    missing = _missing(con, now - window)
+    if not missing:
+        return set()
+    new_keys = sorted(k for k, ids in missing.items() if not looked_up.issuperset(ids))
+    found = _found_in_store(store, new_keys) if new_keys else []
+    looked_up.update(i for ids in missing.values() for i in ids)
+    if found:  # remembered as provided before the service (no intake entry)
+        con.execute(
+            "INSERT INTO service_companions SELECT unnest(?), NULL ON CONFLICT DO NOTHING",
+            [found],
+        )
+    return {i for key, ids in missing.items() if key not in set(found) for i in ids}
+
+
+def provided_later(con: duckdb.DuckDBPyConnection, entry_ids: list[int], last_id: int) -> set[int]:
+    """Of the entries `entry_ids`, those needing a companion provided by an entry not cleared
+    yet and after `last_id` (not in this batch): they wait for the batch that clears it."""
+    if not entry_ids:
+        return set()
+    rows = con.execute(
+        "WITH need AS (SELECT id, unnest(needs) AS key FROM service_intake "
+        "  WHERE id IN (SELECT unnest(?))) "
+        "SELECT DISTINCT need.id FROM need JOIN service_companions c USING (key) "
+        "JOIN service_intake p ON p.id = c.intake_id "
+        "WHERE p.processed_at IS NULL AND p.id > ?",
+        [entry_ids, last_id],
+    ).fetchall()
+    return {int(r[0]) for r in rows}

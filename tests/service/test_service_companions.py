@@ -1,0 +1,99 @@
+"""The companion window (issue 4): a declaration list whose order, payment or waybill has not
+come yet waits for it; a late companion completes it and it is cleared at once; at the end of the
+window it is rejected for what is still missing. The clock is the test's, never slept on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from service_world import AGENT, SENDERS, T_SHIRT, Running, start
+
+from builders import declaration, write_messages
+from cbec import pipeline
+from cbec.pipeline import Policy
+from cbec.store.embedded import Store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 6, 18, 10, 0, 0)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def _post(running: Running, paths: list[Path]) -> None:
+    for path in paths:
+        status, answer = running.post(SENDERS[path.stem[-3:]], path.read_bytes())
+        assert status == 202, answer
+
+
+def _agent_statuses(running: Running) -> list[str]:
+    return [
+        str(r["xml"]).split("<ceb:returnStatus>")[1].split("<")[0]
+        for r in running.receipts(AGENT)
+        if r["code"] == "622"
+    ]
+
+
+def test_a_list_waits_for_a_late_companion_and_clears_with_it(
+    tmp_path: Path, policy: Policy
+) -> None:
+    clock = Clock()
+    with start(tmp_path, policy, clock=clock) as running:
+        order, payment, waybill, inventory = write_messages(
+            tmp_path / "m", declaration("W1", T_SHIRT)
+        )
+        _post(running, [order, payment, inventory])
+        assert running.service.batcher.flush() == 2  # the order and the payment; the list waits
+        assert _agent_statuses(running) == []
+        assert running.client.get("/health").json()["queue"] == 1
+        clock.now += dt.timedelta(minutes=9, seconds=59)  # still within the 10 minutes
+        assert running.service.batcher.flush() == 0
+        _post(running, [waybill])
+        assert running.service.batcher.flush() == 2  # the waybill and the list, one batch
+        assert _agent_statuses(running) == ["120", "800"]
+        assert running.service.batcher.metrics.value("cbec_batches_total") == 2
+
+
+def test_at_the_end_of_the_window_the_list_is_rejected_for_the_missing_companion(
+    tmp_path: Path, policy: Policy
+) -> None:
+    clock = Clock()
+    with start(tmp_path, policy, clock=clock, companion_window_seconds=60) as running:
+        order, payment, _, inventory = write_messages(tmp_path / "m", declaration("W2", T_SHIRT))
+        _post(running, [inventory, order, payment])
+        assert running.service.batcher.flush() == 2
+        clock.now += dt.timedelta(seconds=60)  # the window (60 s here) has ended
+        assert running.service.batcher.flush() == 1
+        assert _agent_statuses(running) == ["100"]
+        decision = running.client.get("/v1/declarations/W2", headers=running.headers(AGENT))
+        assert decision.json()["reasons"] == ["waybill_missing"]
+        assert running.client.get("/health").json()["queue"] == 0
+
+
+def test_companions_sent_first_clear_the_list_in_its_first_batch(
+    tmp_path: Path, policy: Policy
+) -> None:
+    with start(tmp_path, policy, clock=Clock()) as running:
+        _post(running, write_messages(tmp_path / "m", declaration("W3", T_SHIRT)))
+        assert running.service.batcher.flush() == 4
+        assert _agent_statuses(running) == ["120", "800"]
+
+
+def test_companions_cleared_before_the_service_by_cbec_clear_count(
+    tmp_path: Path, policy: Policy
+) -> None:
+    order, payment, waybill, inventory = write_messages(tmp_path / "m", declaration("W4", T_SHIRT))
+    first = tmp_path / "first"
+    first.mkdir()
+    for path in (order, payment, waybill):
+        (first / path.name).write_bytes(path.read_bytes())
+    store = Store(tmp_path / "service.duckdb")
+    pipeline.clear([first], store, tmp_path / "out", policy)
+    store.close()
+    with start(tmp_path, policy, clock=Clock()) as running:
+        _post(running, [inventory])
+        assert running.service.batcher.flush() == 1
+        assert _agent_statuses(running) == ["120", "800"]
