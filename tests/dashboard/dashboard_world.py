@@ -81,7 +81,7 @@ class Served:
         if token is not None:
             request.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=180) as response:
                 body = response.read()
                 status = response.status
                 kind = response.headers.get("Content-Type", "")

@@ -16,12 +16,17 @@ from dashboard_world import ADMIN_TOKEN, ARTIFACTS, Served
 
 from cbec.service.routes.dashboard import CHARTS
 
+# The page's figures are computed when it asks; on a CI machine busy with the rest of the suite
+# that takes longer than Playwright's default 30 s (waits end as soon as the page is ready).
+PAGE_TIMEOUT_MS = 180_000
+
 
 @pytest.fixture(scope="module")
 def session(served: Served, browser: Any) -> Iterator[tuple[Any, list[str]]]:
     """A page logged in to the dashboard, and every URL it requested."""
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1400, "height": 2400})
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
     page = context.new_page()
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
@@ -48,7 +53,7 @@ def test_without_the_operator_token_401(served: Served) -> None:
 
 def _request(served: Served, method: str, path: str, **headers: str) -> Any:
     url = urlsplit(served.base)
-    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=30)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=120)
     body = urlencode({"token": ADMIN_TOKEN}) if path.endswith("/login") else None
     if body is not None:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -76,6 +81,7 @@ def test_the_session_cookie_is_not_the_token_and_ends_at_logout(served: Served) 
 
 def test_a_wrong_token_shows_the_form_again(served: Served, browser: Any) -> None:
     page = browser.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
     try:
         page.goto(served.base + "/dashboard")
         page.fill("#token", "not-the-token")
