@@ -6,7 +6,7 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,7 +26,9 @@ from cbec.policy.errors import PolicyDataError
 from cbec.store import DEFAULT_MEMORY_LIMIT
 
 if TYPE_CHECKING:
+    from cbec.pipeline import ClearResult, Policy
     from cbec.receipts import ReceiptSigner
+    from cbec.store.embedded import Store
 
 app = typer.Typer(
     help="cbec clears cross-border e-commerce parcels through customs.",
@@ -206,12 +208,31 @@ def clear(
         Path | None,
         typer.Option("--sign-cert", help="The certificate (PEM) of --sign-key."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="duckdb: in this process (the default); spark: on the Spark cluster of --master "
+            "(folders of Parquet documents on a path every worker reads).",
+        ),
+    ] = "duckdb",
+    master: Annotated[
+        str,
+        typer.Option(
+            "--master",
+            envvar="CBEC_SPARK_MASTER",
+            help="Spark master for --engine spark: local[N] or spark://HOST:7077.",
+        ),
+    ] = "local[2]",
 ) -> None:
     """Clear declarations: check, match, limits, tax, decide; store and write the results."""
     from cbec.documents.reading import UnreadableInput
-    from cbec.pipeline import NothingToClear, Policy
-    from cbec.pipeline import clear as run
+    from cbec.engines.spark import SparkError
+    from cbec.pipeline import EngineInputError, NothingToClear, Policy
     from cbec.store.embedded import Store, StoreError
+
+    if engine not in ("duckdb", "spark"):
+        raise fail(f"--engine {engine!r}: choose duckdb or spark")
 
     decision_time = None
     if as_of is not None:
@@ -243,7 +264,9 @@ def clear(
             def advance(label: str) -> None:
                 bar.update(task, description=label, advance=1)
 
-            result = run(
+            result = _run_clear(
+                engine,
+                master,
                 folders,
                 store,
                 out,
@@ -256,13 +279,35 @@ def clear(
             bar.update(task, completed=steps, description="done")
     except NothingToClear as exc:
         raise fail(f"{exc}; nothing was written") from None
-    except (UnreadableInput, StoreError) as exc:
+    except EngineInputError as exc:
+        raise fail(f"{exc}; nothing was written") from None
+    except (UnreadableInput, StoreError, SparkError) as exc:
         raise fail(str(exc)) from None
     finally:
         store.close()
     seconds = time.perf_counter() - started
     _print_errors(result.errors)
     _print_summary(result, seconds, out)
+
+
+def _run_clear(
+    engine: str,
+    master: str,
+    folders: list[Path],
+    store: Store,
+    out: Path,
+    policy: Policy,
+    **options: Any,
+) -> ClearResult:
+    """`pipeline.clear` on the chosen engine: the one place that picks it."""
+    from cbec.pipeline import clear as run
+
+    if engine == "duckdb":
+        return run(folders, store, out, policy, **options)
+    from cbec.engines.spark import spark_engine
+
+    with spark_engine(store, master) as spark:
+        return run(folders, store, out, policy, **options, engine=spark)
 
 
 def _receipt_signer(key: Path | None, cert: Path | None) -> ReceiptSigner | None:

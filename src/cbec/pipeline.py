@@ -28,7 +28,8 @@ from cbec.clearance.frames import any_true, attach, with_policy
 from cbec.clearance.money import fen_to_money
 from cbec.documents.reading import ANSWERED_BY_KEY, DocumentSource, RowError, read_folder
 from cbec.documents.schemas import DECISION, TAX_LINE, Document
-from cbec.engines.duckdb import sequential_pass
+from cbec.engines import Engine
+from cbec.engines.duckdb import DuckDBEngine
 from cbec.exports import compose as export_compose
 from cbec.ledgers import returns, stock
 from cbec.messages import batch as batch_files
@@ -42,6 +43,10 @@ Progress = Callable[[str], None]
 
 class NothingToClear(Exception):
     """The input holds no declarations at all."""
+
+
+class EngineInputError(Exception):
+    """The input holds something the chosen engine does not clear; the message says what to do."""
 
 
 @dataclass
@@ -77,15 +82,15 @@ class Policy:
         )
 
 
-def _input_table(store: Store, source: DocumentSource) -> ir.Table:
+def _input_table(engine: Engine, source: DocumentSource) -> ir.Table:
     """The input documents of one family as one table: canonical Parquet files are scanned where
     they lie (only the columns a stage reads), converted files are in memory."""
     parts: list[ir.Table] = []
     if source.parquet_files:
-        parts.append(store.con.read_parquet([str(p) for p in source.parquet_files]))
-    parts.extend(ibis.memtable(table) for table in source.tables)
+        parts.append(engine.read_parquet([str(p) for p in source.parquet_files]))
+    parts.extend(engine.arrow(table) for table in source.tables)
     if not parts:
-        parts.append(ibis.memtable(source.document.schema.empty_table()))
+        parts.append(engine.arrow(source.document.schema.empty_table()))
     columns = source.document.schema.names
     union = parts[0].select(*columns)
     for part in parts[1:]:
@@ -97,9 +102,9 @@ def _input_table(store: Store, source: DocumentSource) -> ir.Table:
     return union
 
 
-def _with_history(store: Store, current: ir.Table, document: Document) -> ir.Table:
+def _with_history(engine: Engine, current: ir.Table, document: Document) -> ir.Table:
     """Input documents plus those stored by earlier runs (the companions may have come first)."""
-    stored = store.documents(document.stem)
+    stored = engine.documents(document.stem)
     if stored is None:
         return current
     return current.union(stored.select(*document.schema.names), distinct=False)
@@ -115,14 +120,12 @@ def _one_version(table: ir.Table, stem: str) -> ir.Table:
 
 
 def _materialize(store: Store, name: str, expr: ir.Table) -> ir.Table:
-    _release(store, name)  # a store kept open clears run after run (the online service)
-    return store.con.create_table(name, expr, temp=True)
+    """A table of the store's own connection (the steps after the stages, which record)."""
+    return DuckDBEngine(store).materialize(name, expr)
 
 
 def _release(store: Store, *names: str) -> None:
-    """Drop stage tables no later stage reads: a national day's would not fit in memory."""
-    for name in names:  # Ibis' drop_table misquotes names on this DuckDB
-        store.con.con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
+    DuckDBEngine(store).release(*names)
 
 
 def clear(
@@ -134,34 +137,45 @@ def clear(
     progress: Progress | None = None,
     require_signatures: bool = False,
     receipt_signer: receipts.ReceiptSigner | None = None,
+    engine: Engine | None = None,
 ) -> ClearResult:
     """Clear every declaration found in `inputs_given` (folders of document files, folders and
     files of CEB messages); write `out/decisions.parquet`, `out/tax_lines.parquet` and, for
-    messages, their receipts under `out/receipts/`; commit what is new to `store`."""
+    messages, their receipts under `out/receipts/`; commit what is new to `store`.
+
+    The stages run on `engine` (by default the store's own DuckDB connection); what they decide
+    is recorded in `store` either way."""
     step = progress or (lambda _: None)
-    con = store.con
+    engine = engine or DuckDBEngine(store)
 
     step("reading documents")
     sources = read_folder([p for p in inputs_given if p.is_dir()], intake.CLEARED_DOCUMENTS)
     started = time.perf_counter()
     messages = intake.take_in(inputs_given, store, require_signatures)
     message_seconds = time.perf_counter() - started
+    if messages.files and engine.name != "duckdb":
+        raise EngineInputError(
+            f"the {engine.name} engine clears folders of Parquet documents; CEB XML messages "
+            "are cleared with the default engine (--engine duckdb)"
+        )
     _add_messages(sources, messages)
     errors = [e for s in sources.values() for e in s.errors] + messages.errors
-    inputs = {stem: _input_table(store, source) for stem, source in sources.items()}
+    inputs = {stem: _input_table(engine, source) for stem, source in sources.items()}
     unreadable = {
         (k.get("agent_code", ""), k["cop_no"])
         for stem in ("inventories", "inventory_lines")
         for k in [*sources[stem].unreadable_keys, *messages.unreadable_keys.get(stem, [])]
         if k.get("cop_no", "").strip()
     }
-    found = inputs["inventories"].select("agent_code", "cop_no").distinct()
+    found = engine.materialize(
+        "input_keys", inputs["inventories"].select("agent_code", "cop_no").distinct()
+    )
     found_count = found.count().to_pyarrow().as_py()
     if found_count == 0 and not unreadable and not messages.files:
         raise NothingToClear("no declarations (inventories) found in the input")
 
     step("matching documents")
-    decided = con.table("decisions").select("agent_code", "cop_no")
+    decided = engine.history("decisions").select("agent_code", "cop_no")
     new_inventories = _one_version(
         inputs["inventories"].anti_join(decided, ["agent_code", "cop_no"]), "inventories"
     )
@@ -169,7 +183,7 @@ def clear(
     deleted = _deleted_keys(new_inventories) if messages.files else set()
     new_inventories = _not_deleted(new_inventories)
     documents = {
-        stem: _one_version(_with_history(store, inputs[stem], source.document), stem)
+        stem: _one_version(_with_history(engine, inputs[stem], source.document), stem)
         for stem, source in sources.items()
         if stem in ("orders", "order_lines", "payments", "waybills")
     }
@@ -177,57 +191,59 @@ def clear(
         stem: table if stem == "order_lines" else _not_deleted(table)
         for stem, table in documents.items()
     }
-    heads = _materialize(store, "declarations", frames.declarations(new_inventories))
+    heads = engine.materialize("declarations", frames.declarations(new_inventories))
     lines = frames.lines_with_heads(
         _one_version(inputs["inventory_lines"], "inventory_lines"), heads
     )
-    lines = _materialize(store, "lines", tax.with_tariff(lines, ibis.memtable(policy.tariff)))
+    lines = engine.materialize("lines", tax.with_tariff(lines, engine.arrow(policy.tariff)))
 
     step("checking declarations")
-    line_summary = _materialize(store, "line_summary", checks.line_summary(lines))
-    order_line_summary = _materialize(
-        store, "order_line_summary", matching.order_line_summary(documents["order_lines"], lines)
+    line_summary = engine.materialize("line_summary", checks.line_summary(lines))
+    order_line_summary = engine.materialize(
+        "order_line_summary", matching.order_line_summary(documents["order_lines"], lines)
     )
     frame = frames.declarations_with_companions(
         heads, documents["orders"], documents["payments"], documents["waybills"]
     )
     frame = attach(attach(frame, line_summary), order_line_summary)
     head_findings = _merge_findings(checks.findings(frame), matching.findings(frame))
-    checked = _materialize(store, "checked", frame.select(*HEAD_COLUMNS, **head_findings))
-    _release(store, "line_summary", "order_line_summary")
+    checked = engine.materialize("checked", frame.select(*HEAD_COLUMNS, **head_findings))
+    engine.release("line_summary", "order_line_summary")
     findings = [
-        _materialize(
-            store, "listed", positive_list.positive_list(lines, ibis.memtable(policy.positive_list))
+        engine.materialize(
+            "listed", positive_list.positive_list(lines, engine.arrow(policy.positive_list))
         ),
-        _materialize(store, "rated", tax.unknown_tariff(lines)),
-        _unreadable_table(unreadable).mutate(r_unreadable_document=ibis.literal(True)),
+        engine.materialize("rated", tax.unknown_tariff(lines)),
+        engine.arrow(_unreadable_keys(unreadable)).mutate(r_unreadable_document=ibis.literal(True)),
     ]
     judged = _combine(checked, findings)
-    judged = with_policy(judged, ibis.memtable(policy.periods))
+    judged = with_policy(judged, engine.arrow(policy.periods))
     passed_so_far = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
-    judged = _materialize(store, "judged", limits.single_limit(judged, passed_so_far))
-    _release(store, "checked", "listed", "rated")
+    judged = engine.materialize("judged", limits.single_limit(judged, passed_so_far))
+    engine.release("checked", "listed", "rated")
 
     step("annual allowance")
     passed = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
     # Bonded stock first (DESIGN.md, "Sequential ledgers", step 2), then the allowance.
-    wanted = _materialize(
-        store, "stock_demand", stock.demand(lines, heads).semi_join(judged.filter(passed), KEY)
+    wanted = engine.materialize(
+        "stock_demand", stock.demand(lines, heads).semi_join(judged.filter(passed), KEY)
     )
-    new_entries = _materialize(store, "new_stock_entries", _stock_entries(store, inputs))
-    short = _judge_stock(store, wanted, new_entries)
+    new_entries = engine.materialize("new_stock_entries", _stock_entries(engine, inputs))
+    short = _judge_stock(engine, wanted, new_entries)
     judged = attach(judged, short)
     judged = judged.mutate(r_stock_insufficient=judged.r_stock_insufficient.fill_null(False))
     passed = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
-    candidates = _materialize(store, "candidates", limits.allowance_candidates(judged, passed))
-    over_annual = _judge_allowance(store, candidates)
+    candidates = engine.materialize("candidates", limits.allowance_candidates(judged, passed))
+    over_annual = _judge_allowance(engine, candidates)
     judged = attach(judged, over_annual)
     judged = judged.mutate(r_over_annual_limit=judged.r_over_annual_limit.fill_null(False))
-    decided_now = _materialize(store, "decided", decide.decide(judged))
+    decided_now = engine.materialize("decided", decide.decide(judged))
     # Risk selection over what every ledger admitted: 800, 500 (inspection) or 300 (review).
-    selected = pipeline_risk.select(store, decided_now, new_inventories, lines, policy.risk_rules)
-    decided_now = _materialize(store, "decided_now", selected)
-    _release(store, "candidates", "judged", "decided")
+    selected = pipeline_risk.select(
+        store, engine, decided_now, new_inventories, lines, policy.risk_rules
+    )
+    decided_now = engine.materialize("decided_now", selected)
+    engine.release("candidates", "judged", "decided")
 
     step("computing tax")
     terms = decided_now.select(
@@ -241,9 +257,9 @@ def clear(
         extras=decided_now.freight.fill_null(0).cast("decimal(38, 2)")
         + decided_now.insured_fee.fill_null(0).cast("decimal(38, 2)"),
     )
-    line_terms = _materialize(store, "line_terms", tax.line_terms(lines, terms))
-    line_tax = _materialize(store, "line_tax", tax.line_taxes(line_terms))
-    _release(store, "line_terms")
+    line_terms = engine.materialize("line_terms", tax.line_terms(lines, terms))
+    line_tax = engine.materialize("line_tax", tax.line_taxes(line_terms))
+    engine.release("line_terms")
     released_lines = line_tax.inner_join(
         decided_now.filter(decided_now.status.isin(decide.ADMITTED)).select("agent_code", "cop_no"),
         ["agent_code", "cop_no"],
@@ -258,22 +274,33 @@ def clear(
         value_added_tax=fen_to_money(released_lines.value_added_tax_fen),
         consumption_tax=fen_to_money(released_lines.consumption_tax_fen),
     )
-    tax_lines = _materialize(store, "new_tax_lines", tax_lines)
+    tax_lines = engine.materialize("new_tax_lines", tax_lines)
 
     step("deciding")
-    new_decisions = _decisions(store, decided_now, line_tax, as_of)
-    new_decisions = _materialize(store, "new_decisions", new_decisions)
-    new_decisions = _materialize(
-        store, "new_decisions_all", _with_unreadable_heads(new_decisions, unreadable, decided)
+    new_decisions = _decisions(engine, decided_now, line_tax, as_of)
+    new_decisions = engine.materialize("new_decisions", new_decisions)
+    new_decisions = engine.materialize(
+        "new_decisions_all", _with_unreadable_heads(engine, new_decisions, unreadable, decided)
     )
-    _release(store, "new_decisions", "line_tax", "lines", "declarations", "decided_now")
-    _materialize(store, "new_serials", _serials(new_decisions))
-    _materialize(store, "new_ledger", _ledger_entries(new_decisions))
+    engine.release("new_decisions", "line_tax", "lines", "declarations", "decided_now")
+    engine.materialize("new_serials", _serials(new_decisions))
+    engine.materialize("new_ledger", _ledger_entries(new_decisions))
     released_now = new_decisions.filter(new_decisions.status.isin(decide.ADMITTED))
     moves = new_entries.union(stock.releases(wanted, released_now), distinct=False)
-    _materialize(store, "new_stock_moves", moves)
-    _release(store, "stock_demand")
+    engine.materialize("new_stock_moves", moves)
+    engine.release("stock_demand")
     new_count = new_decisions.count().to_pyarrow().as_py()
+
+    # The store records from its own connection: an engine elsewhere hands its tables over.
+    engine.hand_over(
+        "input_keys",
+        "new_decisions_all",
+        "new_tax_lines",
+        "new_serials",
+        "new_ledger",
+        "new_stock_moves",
+        pipeline_risk.TABLE,
+    )
 
     step("writing results")
     ledgers = _returns_and_cancellations(store, messages, policy)
@@ -294,6 +321,7 @@ def clear(
             **{"stock": "new_stock_moves", **_returned_tables(store, ledgers)},
         )
         store.commit(batch)
+    found = store.table("input_keys")
     result = _write_outputs(store, found, unreadable, out, errors, new_count)
     heads = messages.export_tables.get("export_inventories")
     exported = export_compose.write_export_decisions(store, heads, out)
@@ -522,13 +550,15 @@ def _combine(checked: ir.Table, findings: list[ir.Table]) -> ir.Table:
     return combined.mutate(**merged).drop(*stage_columns)
 
 
-def _unreadable_table(keys: set[tuple[str, str]]) -> ir.Table:
-    return ibis.memtable(
-        pa.table(
-            {"agent_code": [k[0] for k in sorted(keys)], "cop_no": [k[1] for k in sorted(keys)]},
-            schema=pa.schema([("agent_code", pa.string()), ("cop_no", pa.string())]),
-        )
+def _unreadable_keys(keys: set[tuple[str, str]]) -> pa.Table:
+    return pa.table(
+        {"agent_code": [k[0] for k in sorted(keys)], "cop_no": [k[1] for k in sorted(keys)]},
+        schema=pa.schema([("agent_code", pa.string()), ("cop_no", pa.string())]),
     )
+
+
+def _unreadable_table(keys: set[tuple[str, str]]) -> ir.Table:
+    return ibis.memtable(_unreadable_keys(keys))
 
 
 def _any(table: ir.Table, columns: list[str]) -> ir.BooleanValue:
@@ -538,40 +568,41 @@ def _any(table: ir.Table, columns: list[str]) -> ir.BooleanValue:
 KEY = ["agent_code", "cop_no"]
 
 
-def _stock_entries(store: Store, inputs: dict[str, ir.Table]) -> ir.Table:
+def _stock_entries(engine: Engine, inputs: dict[str, ir.Table]) -> ir.Table:
     """This run's entry-list lines not booked before (an entry list sent twice counts once)."""
     entries = stock.entries(inputs["deliveries"], inputs["delivery_lines"]).distinct()
-    booked = store.table("stock_ledger").filter(lambda t: t.kind == "entry")
+    booked = engine.history("stock_ledger").filter(lambda t: t.kind == "entry")
     return entries.anti_join(booked, ["source_code", "cop_no", "gnum"])
 
 
-def _judge_stock(store: Store, wanted: ir.Table, new_entries: ir.Table) -> ir.Table:
+def _judge_stock(engine: Engine, wanted: ir.Table, new_entries: ir.Table) -> ir.Table:
     """Bonded declarations refused for stock: a sequential pass over the contested items."""
-    booked = store.table("stock_ledger")
+    booked = engine.history("stock_ledger")
     ledger = booked.select(*stock.ITEM, qty=booked.qty.cast(stock.QTY))
     moves = ledger.union(new_entries.select(*stock.ITEM, "qty"), distinct=False)
     on_hand = moves.group_by(list(stock.ITEM)).aggregate(stock=moves.qty.sum())
     ordered = stock.contested(wanted, on_hand)
-    judged = sequential_pass(ordered, ("pass_key",), stock.judge_stock)
+    judged = engine.sequential_pass(ordered, ("pass_key",), stock.judge_stock)
     refused = judged.filter(pc.invert(judged["verdict"])).select(KEY)
-    return ibis.memtable(refused).distinct().mutate(r_stock_insufficient=ibis.literal(True))
+    return engine.arrow(refused).distinct().mutate(r_stock_insufficient=ibis.literal(True))
 
 
-def _judge_allowance(store: Store, candidates: ir.Table) -> ir.Table:
+def _judge_allowance(engine: Engine, candidates: ir.Table) -> ir.Table:
     """Declarations rejected for the annual limit: a sequential pass over contested buyers."""
-    ordered = limits.contested(candidates, store.used_allowance())
+    used = limits.used_allowance(engine.history("allowance_ledger"))
+    ordered = limits.contested(candidates, used)
 
     def judge(rows: dict[str, list[Any]]) -> list[bool]:
         pairs = zip(rows["value"], rows["annual_limit"], strict=True)
         return limits.judge_allowance(pairs, rows["used"][0] or Decimal(0))
 
-    judged = sequential_pass(ordered, ("buyer_id_number", "year"), judge)
+    judged = engine.sequential_pass(ordered, ("buyer_id_number", "year"), judge)
     rejected = judged.filter(pc.invert(judged["verdict"])).select(["agent_code", "cop_no"])
-    return ibis.memtable(rejected).mutate(r_over_annual_limit=ibis.literal(True))
+    return engine.arrow(rejected).mutate(r_over_annual_limit=ibis.literal(True))
 
 
 def _decisions(
-    store: Store, decided: ir.Table, line_tax: ir.Table, as_of: dt.datetime | None
+    engine: Engine, decided: ir.Table, line_tax: ir.Table, as_of: dt.datetime | None
 ) -> ir.Table:
     per_declaration = line_tax.group_by(["agent_code", "cop_no"]).aggregate(
         customs_fen=line_tax.customs_tax_fen.sum(),
@@ -585,7 +616,7 @@ def _decisions(
     consumption = ibis.ifelse(released, d.consumption_fen.fill_null(0), 0)
     year = d.decl_time.year()
     customs_code_ok = d.customs_code.re_search(r"^[0-9]{4}$").fill_null(False)
-    serials = store.table("invt_serials")
+    serials = engine.history("invt_serials")
     d = d.mutate(_year=year, _code_ok=customs_code_ok)
     d = d.left_join(serials, [d.customs_code == serials.customs_code, d._year == serials.year])
     window = ibis.window(
@@ -620,12 +651,12 @@ def _decisions(
 
 
 def _with_unreadable_heads(
-    decisions: ir.Table, unreadable: set[tuple[str, str]], decided: ir.Table
+    engine: Engine, decisions: ir.Table, unreadable: set[tuple[str, str]], decided: ir.Table
 ) -> ir.Table:
     """Declarations whose head row could not be read are still answered: rejected, with why."""
     if not unreadable:
         return decisions
-    keys = _unreadable_table(unreadable)
+    keys = engine.arrow(_unreadable_keys(unreadable))
     missing = keys.anti_join(decisions, ["agent_code", "cop_no"]).anti_join(
         decided, ["agent_code", "cop_no"]
     )

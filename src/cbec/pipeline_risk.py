@@ -11,7 +11,7 @@ admitted; it writes the temp table `new_risk_decisions` for the batch's commit.
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache
+from functools import cache, partial
 
 import ibis
 import ibis.expr.types as ir
@@ -21,6 +21,8 @@ import pyarrow as pa
 from cbec.clearance import decide
 from cbec.clearance.frames import with_policy
 from cbec.documents.schemas import INVENTORY, INVENTORY_LINE
+from cbec.engines import Engine
+from cbec.engines.duckdb import DuckDBEngine
 from cbec.policy.reference_prices import load_reference_prices
 from cbec.risk import declaration_features as features
 from cbec.risk.rules import Rule, apply_rules, load_rules
@@ -54,6 +56,7 @@ def _reference_prices() -> pa.Table:
 
 def select(
     store: Store,
+    engine: Engine,
     decided: ir.Table,
     inventories: ir.Table,
     lines: ir.Table,
@@ -62,23 +65,23 @@ def select(
     """`decided` with the risk selection's status on its admitted declarations.
 
     `inventories`: this run's new declaration heads (every INVENTORY column); `lines`: their
-    lines; `rules`: the risk rules (the shipped ones by default). The risk decisions go to the
-    temp table `new_risk_decisions` (RISK_DECISION).
+    lines; `rules`: the risk rules (the shipped ones by default). The features are computed and
+    scored on `engine` (Arrow batches, on Spark's executors too); the store gives the model and
+    the seed. The risk decisions go to the kept table `new_risk_decisions` (RISK_DECISION).
     """
-    con = store.con
     admitted = decided.filter(decided.status == decide.RELEASED)
     asked = admitted.select(*KEYS, "dutiable_value", "single_limit", "decl_date", *POLICY_COLUMNS)
-    table = feature_table(store, asked, _heads(inventories), lines)
+    table = feature_table(engine, asked, _heads(inventories), lines)
     rules = shipped_rules() if rules is None else rules
-    model, seed = latest_model(con.con), risk_seed(con.con)
-    con.con.execute(f'DROP TABLE IF EXISTS temp.main."{FEATURES}"')
-    con.create_table(FEATURES, table, temp=True)
-    reader = con.con.sql(f'SELECT * FROM temp.main."{FEATURES}"').to_arrow_reader(BATCH_ROWS)
-    parts = [score_and_select(batch, rules, model, seed) for batch in reader]
-    con.con.execute(f'DROP TABLE temp.main."{FEATURES}"')
-    chosen = pa.concat_tables(parts) if parts else RISK_DECISION.empty_table()
-    con.con.execute(f'DROP TABLE IF EXISTS temp.main."{TABLE}"')
-    risk = con.create_table(TABLE, ibis.memtable(chosen), temp=True)
+    model, seed = latest_model(store.con.con), risk_seed(store.con.con)
+    scored = engine.map_batches(
+        engine.materialize(FEATURES, table),
+        partial(score_and_select, rules=rules, model=model, seed=seed),
+        RISK_DECISION,
+        BATCH_ROWS,
+    )
+    risk = engine.materialize(TABLE, scored)
+    engine.release(FEATURES)
     status = risk.select(*KEYS, _risk_status="status")
     joined = decided.left_join(status, KEYS).drop("agent_code_right", "cop_no_right")
     return joined.mutate(status=joined._risk_status.fill_null(joined.status).cast("int32")).drop(
@@ -86,17 +89,18 @@ def select(
     )
 
 
-def feature_table(store: Store, asked: ir.Table, heads: ir.Table, lines: ir.Table) -> ir.Table:
+def feature_table(engine: Engine, asked: ir.Table, heads: ir.Table, lines: ir.Table) -> ir.Table:
     """Features, policy and credit of the `asked` declarations (keys, `dutiable_value`,
     `single_limit`, `decl_date`, POLICY_COLUMNS), whose heads are in `heads` (or the store)."""
-    stored = store.documents(INVENTORY.stem)
+    stored = engine.documents(INVENTORY.stem)
     known = heads if stored is None else heads.union(_heads(stored), distinct=False)
     asked = asked.join(known.distinct(on=KEYS), KEYS)
-    outcomes = store.table("risk_outcomes").select(*OUTCOMES)
-    reference = ibis.memtable(_reference_prices())
+    outcomes = engine.history("risk_outcomes").select(*OUTCOMES)
+    reference = engine.arrow(_reference_prices())
     table = features.risk_features(asked, lines, known, outcomes, reference)
     table = table.join(asked.select(*KEYS, "decl_date", *POLICY_COLUMNS), KEYS)
-    return table.left_join(_credit(store, asked), KEYS).drop("agent_code_right", "cop_no_right")
+    credit = _credit(engine.history("enterprise_credit"), asked)
+    return table.left_join(credit, KEYS).drop("agent_code_right", "cop_no_right")
 
 
 def _heads(inventories: ir.Table) -> ir.Table:
@@ -106,10 +110,9 @@ def _heads(inventories: ir.Table) -> ir.Table:
     return table.group_by(KEYS).aggregate(**{c: table[c].arbitrary() for c in columns})
 
 
-def _credit(store: Store, asked: ir.Table) -> ir.Table:
+def _credit(grades: ir.Table, asked: ir.Table) -> ir.Table:
     """Per declaration: `dishonest` when any of its parties is, else the e-commerce enterprise's
     grade (null when it has none); GACC Order No. 251 grades the enterprise that declares."""
-    grades = store.table("enterprise_credit")
     parties = ("ebc_code", "ebp_code", "logistics_code", "agent_code")
     g = grades.select(_code="code", _grade="grade")
     rows = []
@@ -222,7 +225,7 @@ def _stored_features(store: Store, decisions: ir.Table, periods: pa.Table) -> pa
     lines = stored_lines.mutate(agent_code=stored_lines.agent_code.fill_null("")).select(
         *KEYS, "gcode", "price", "qty", "total_price"
     )
-    table = feature_table(store, asked, _heads(stored_heads), lines).to_pyarrow()
+    table = feature_table(DuckDBEngine(store), asked, _heads(stored_heads), lines).to_pyarrow()
     ruled = apply_rules(table, table["decl_date"], shipped_rules())
     return table.append_column("rule_score", pa.array(ruled.score, pa.float64()))
 

@@ -55,6 +55,12 @@ def allowance_candidates(declarations: ir.Table, passed: ir.BooleanValue) -> ir.
     )
 
 
+def used_allowance(ledger: ir.Table) -> ir.Table:
+    """(`buyer_id_number`, `year`, `used`) from the allowance ledger: admitted value less the
+    value returned (returns are negative entries)."""
+    return ledger.group_by(["buyer_id_number", "year"]).aggregate(used=ledger.value.sum())
+
+
 def contested(candidates: ir.Table, used_before: ir.Table) -> ir.Table:
     """The candidates of buyers whose year could go over the limit: the only ones judged in turn.
 

@@ -24,6 +24,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cbec.clearance import limits
 from cbec.documents.schemas import DECISION, TAX_LINE
 from cbec.enterprises import Enterprise, check_code, check_roles
 from cbec.exports.tables import create_export_tables, insert_export_rows
@@ -167,8 +168,7 @@ class Store:
         return self.con.table(name)
 
     def used_allowance(self) -> ir.Table:
-        ledger = self.con.table("allowance_ledger")
-        return ledger.group_by(["buyer_id_number", "year"]).aggregate(used=ledger.value.sum())
+        return limits.used_allowance(self.con.table("allowance_ledger"))
 
     def released_lists(self, assure_code: str, start: dt.date, end: dt.date) -> pa.Table:
         """Declaration lists released in [start, end) whose withholding agent is `assure_code`,
