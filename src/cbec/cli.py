@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cbec.cli_enterprise import enterprise_app
-from cbec.cli_ledgers import tax_app, warehouse_app
+from cbec.cli_ledgers import guarantee_app, tax_app, warehouse_app
 from cbec.cli_messages import message_app
 from cbec.cli_output import console, errors, fail
 from cbec.cli_risk import risk_app
@@ -38,6 +38,7 @@ app.add_typer(enterprise_app, name="enterprise")
 app.add_typer(message_app, name="message")
 app.add_typer(tax_app, name="tax")
 app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(guarantee_app, name="guarantee")
 app.add_typer(risk_app, name="risk")
 policy_app.command("diff")(policy_diff)
 app.command("whatif")(whatif)

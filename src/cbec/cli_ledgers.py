@@ -216,3 +216,101 @@ def warehouse_reconcile(
         )
     if differing:
         raise typer.Exit(1)
+
+
+guarantee_app = typer.Typer(
+    help="Guarantees of the withholding agents (assureCode).", no_args_is_help=True
+)
+
+
+@guarantee_app.command("set")
+def guarantee_set(
+    agent: Annotated[str, typer.Option("--agent", help="The withholding agent (assureCode).")],
+    amount: Annotated[str, typer.Option("--amount", help="The guarantee, CNY (2 decimals).")],
+    db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
+        "cbec.duckdb"
+    ),
+) -> None:
+    """Register (or replace) an agent's guarantee: from the next clearing run, a declaration
+    whose tax exceeds what it still covers is held for review (300)."""
+    from cbec.enterprises import check_code
+    from cbec.store import ledgers
+    from cbec.store.embedded import Store, StoreError
+
+    try:
+        check_code(agent)
+        value = _money(amount)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    try:
+        ledgers.set_guarantee(store, agent, value, dt.datetime.now().replace(microsecond=0))
+    finally:
+        store.close()
+    console.print(f"guarantee of {agent}: {value:,.2f} CNY")
+
+
+@guarantee_app.command("remove")
+def guarantee_remove(
+    agent: Annotated[str, typer.Option("--agent", help="The withholding agent (assureCode).")],
+    db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
+        "cbec.duckdb"
+    ),
+) -> None:
+    """Remove an agent's guarantee: the agent is no longer limited."""
+    from cbec.store import ledgers
+
+    store = _open(db)
+    try:
+        removed = ledgers.remove_guarantee(store, agent)
+    finally:
+        store.close()
+    if not removed:
+        raise fail(f"{agent} has no registered guarantee")
+    console.print(f"guarantee of {agent} removed: no longer limited")
+
+
+@guarantee_app.command("list")
+def guarantee_list(
+    db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
+        "cbec.duckdb"
+    ),
+    output: Annotated[str, typer.Option("--format", help="table, csv or parquet.")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", help="File for csv or parquet.")] = None,
+) -> None:
+    """Every registered guarantee: amount, tax outstanding (released, not paid nor returned),
+    remaining."""
+    from cbec.store import ledgers
+
+    if output not in FORMATS or (output != "table" and out is None):
+        _write(pa.table({}), output, out)
+    store = _open(db)
+    try:
+        table = ledgers.guarantees(store)
+    finally:
+        store.close()
+    if _write(table, output, out):
+        console.print(f"{table.num_rows:,} guarantee(s) in {out}")
+        return
+    view = Table(title="Guarantees of the withholding agents (CNY)", title_justify="left")
+    for name in table.column_names:
+        view.add_column(name, justify="right" if name in ledgers.MONEY_COLUMNS else "left")
+    for row in table.to_pylist():
+        view.add_row(*(f"{v:,.2f}" if isinstance(v, Decimal) else str(v) for v in row.values()))
+    console.print(view)
+
+
+def _money(text: str) -> Decimal:
+    from decimal import InvalidOperation
+
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not an amount (for example 50000.00)") from None
+    exponent = value.as_tuple().exponent
+    if not value.is_finite() or value < 0 or (isinstance(exponent, int) and exponent < -2):
+        raise ValueError(f"{text!r}: an amount is a number >= 0 with at most two decimals")
+    return value

@@ -30,10 +30,11 @@ from cbec.documents.reading import ANSWERED_BY_KEY, DocumentSource, RowError, re
 from cbec.documents.schemas import DECISION, TAX_LINE, Document
 from cbec.engines.duckdb import sequential_pass
 from cbec.exports import clearance as export_clearance
-from cbec.ledgers import returns, stock
+from cbec.ledgers import guarantee, returns, stock
 from cbec.messages import batch as batch_files
 from cbec.policy.lists import load_positive_list, load_tariff
 from cbec.policy.parameters import load_parameters, parameter_at, policy_periods
+from cbec.store import ledgers as stored_ledgers
 from cbec.store.embedded import Batch, PendingFile, Store, file_sha256
 
 Progress = Callable[[str], None]
@@ -239,6 +240,7 @@ def clear(
     line_terms = _materialize(store, "line_terms", tax.line_terms(lines, terms))
     line_tax = _materialize(store, "line_tax", tax.line_taxes(line_terms))
     _release(store, "line_terms")
+    decided_now = _hold_for_guarantee(store, decided_now, line_tax)  # DESIGN.md step 4
     released_lines = line_tax.inner_join(
         decided_now.filter(decided_now.status == decide.RELEASED).select("agent_code", "cop_no"),
         ["agent_code", "cop_no"],
@@ -261,11 +263,13 @@ def clear(
     new_decisions = _materialize(
         store, "new_decisions_all", _with_unreadable_heads(new_decisions, unreadable, decided)
     )
-    _release(store, "new_decisions", "line_tax", "lines", "declarations", "decided_now")
+    _release(store, "new_decisions", "line_tax", "lines", "declarations", "decided_now", "held")
     _materialize(store, "new_serials", _serials(new_decisions))
     _materialize(store, "new_ledger", _ledger_entries(new_decisions))
     released_now = new_decisions.filter(new_decisions.status == decide.RELEASED)
     moves = new_entries.union(stock.releases(wanted, released_now), distinct=False)
+    held_now = new_decisions.filter(new_decisions.status == guarantee.HELD)
+    moves = moves.union(stock.releases(wanted, held_now, kind="held"), distinct=False)
     _materialize(store, "new_stock_moves", moves)
     _release(store, "stock_demand")
     new_count = new_decisions.count().to_pyarrow().as_py()
@@ -645,6 +649,30 @@ def _judge_allowance(store: Store, candidates: ir.Table) -> ir.Table:
     return ibis.memtable(rejected).mutate(r_over_annual_limit=ibis.literal(True))
 
 
+def _hold_for_guarantee(store: Store, decided: ir.Table, line_tax: ir.Table) -> ir.Table:
+    """Released declarations whose tax the agent's remaining guarantee cannot cover, held (300):
+    a sequential pass per assureCode over the agents whose day does not fit."""
+    remaining = stored_ledgers.remaining_fen(store)
+    if remaining is None:  # no guarantee registered: nobody is limited
+        return decided
+    heads = store.table("declarations").select("agent_code", "cop_no", "assure_code")
+    released = decided.filter(decided.status == decide.RELEASED)
+    released = released.select(*KEY, "decl_time", "app_time").inner_join(heads, KEY)
+    tax_fen = line_tax.group_by(KEY).aggregate(
+        tax_fen=(
+            line_tax.customs_tax_fen + line_tax.value_added_tax_fen + line_tax.consumption_tax_fen
+        ).sum()
+    )
+    ordered = guarantee.candidates(released, tax_fen, ibis.memtable(remaining))
+    judged = sequential_pass(ordered, ("assure_code",), guarantee.judge_guarantee)
+    held = judged.filter(pc.invert(judged["verdict"])).select(KEY)
+    if held.num_rows == 0:
+        return decided
+    return _materialize(
+        store, "held", guarantee.hold(decided, ibis.memtable(held), decide.RELEASED)
+    )
+
+
 def _decisions(
     store: Store, decided: ir.Table, line_tax: ir.Table, as_of: dt.datetime | None
 ) -> ir.Table:
@@ -735,8 +763,9 @@ def _serials(decisions: ir.Table) -> ir.Table:
 
 
 def _ledger_entries(decisions: ir.Table) -> ir.Table:
-    """Released declarations consume the buyer's allowance for their calendar year."""
-    released = decisions.filter(decisions.status == decide.RELEASED)
+    """Released declarations consume the buyer's allowance for their calendar year; so do those
+    held for the guarantee (DESIGN.md: a held declaration keeps its stock and allowance)."""
+    released = decisions.filter(decisions.status.isin([decide.RELEASED, guarantee.HELD]))
     return released.select(
         "buyer_id_number",
         year=released.decl_time.year(),

@@ -212,6 +212,14 @@ REASONS: tuple[Reason, ...] = (
         "limit.",
         "Cai Guan Shui [2016] No. 18; [2018] No. 49",
     ),
+    Reason(
+        "guarantee_insufficient",
+        "guarantee",
+        "Held for manual review (300), not rejected: the declaration's tax exceeds what the "
+        "withholding agent's (assureCode) registered guarantee still covers (its released tax "
+        "not yet paid nor returned is deducted).",
+        "GACC Announcement 2018 No. 194 (the withholding agent holds a guarantee)",
+    ),
 )
 
 CODES: tuple[str, ...] = tuple(reason.code for reason in REASONS)

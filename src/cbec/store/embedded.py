@@ -55,6 +55,12 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS export_decisions (
         agent_code VARCHAR, cop_no VARCHAR, order_no VARCHAR, invt_no VARCHAR, status INTEGER,
         reasons VARCHAR[], decided_at TIMESTAMP, customs_code VARCHAR, batch_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS guarantees (
+        assure_code VARCHAR PRIMARY KEY, amount DECIMAL(18,2), registered_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS tax_payments (
+        tax_no VARCHAR PRIMARY KEY, agent_code VARCHAR, cop_no VARCHAR, assure_code VARCHAR,
+        tax_paid DECIMAL(18,2), late_fee DECIMAL(18,2), paid_at TIMESTAMP,
+        recorded_at TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS invt_serials (
         customs_code VARCHAR, year INTEGER, last_serial BIGINT,
         PRIMARY KEY (customs_code, year))""",
@@ -173,13 +179,15 @@ class Store:
         ).to_arrow_table()
 
     def stock(self, ems_no: str | None = None) -> pa.Table:
-        """Stock per account book and item record: entered, released, returned, on hand."""
+        """Stock per account book and item record: entered, released, returned, held (kept by
+        declarations held for review), on hand."""
         where = "WHERE ems_no = ?" if ems_no else ""
         return self.con.con.sql(
             "SELECT ems_no, item_record_no, "
             "sum(qty) FILTER (WHERE kind = 'entry') AS entered, "
             "-sum(qty) FILTER (WHERE kind = 'release') AS released, "
             "sum(qty) FILTER (WHERE kind = 'return') AS returned, "
+            "-sum(qty) FILTER (WHERE kind = 'held') AS held, "
             f"sum(qty) AS on_hand FROM stock_ledger {where} "
             "GROUP BY ALL ORDER BY ems_no, item_record_no",
             params=[ems_no] if ems_no else None,
