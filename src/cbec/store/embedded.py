@@ -168,14 +168,15 @@ class Store:
         ledger = self.con.table("allowance_ledger")
         return ledger.group_by(["buyer_id_number", "year"]).aggregate(used=ledger.value.sum())
 
-    def released_lists(self, assure_code: str, start: dt.date, end: dt.date) -> pa.Table:
+    def released_lists(self, assure_code: str | None, start: dt.date, end: dt.date) -> pa.Table:
         """Declaration lists released in [start, end) whose withholding agent is `assure_code`,
-        with their tax assessed (`tax_total`) and the tax of their returned lines."""
+        with their tax assessed (`tax_total`), the tax of their returned lines and their payment
+        (`tax_payments`), when paid."""
         paths = self.document_paths("inventories")
         if not paths:
             return pa.table({name: [] for name in _RELEASED_COLUMNS})
         return self.con.con.sql(
-            _RELEASED_LISTS, params=[start, end, paths, assure_code]
+            _RELEASED_LISTS, params=[start, end, paths, assure_code, assure_code]
         ).to_arrow_table()
 
     def stock(self, ems_no: str | None = None) -> pa.Table:
@@ -351,15 +352,18 @@ WITH released AS (
     FROM read_parquet(?)
 ), returned AS (
     SELECT agent_code, cop_no,
-           sum(customs_tax + value_added_tax + consumption_tax) AS tax_returned
+           sum(customs_tax + value_added_tax + consumption_tax) AS tax_returned,
+           max(returned_at) AS returned_at
     FROM returned_lines GROUP BY ALL
 )
 SELECT r.invt_no, r.cop_no, r.order_no, a.assure_code, r.decided_at, r.tax_total,
-       coalesce(t.tax_returned, 0) AS tax_returned
+       coalesce(t.tax_returned, 0) AS tax_returned, t.returned_at, r.agent_code,
+       p.paid_at, p.tax_paid, p.late_fee AS late_fee_paid
 FROM released r
 JOIN agents a USING (agent_code, cop_no)
 LEFT JOIN returned t USING (agent_code, cop_no)
-WHERE a.assure_code = ?
+LEFT JOIN tax_payments p USING (agent_code, cop_no)
+WHERE a.assure_code = ? OR CAST(? AS VARCHAR) IS NULL
 ORDER BY r.decided_at, r.invt_no
 """
 _RELEASED_COLUMNS = (
@@ -370,6 +374,11 @@ _RELEASED_COLUMNS = (
     "decided_at",
     "tax_total",
     "tax_returned",
+    "returned_at",
+    "agent_code",
+    "paid_at",
+    "tax_paid",
+    "late_fee_paid",
 )
 
 # Stock taken out by the ledger against what the released bonded lists declared (qty1, else qty).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 
@@ -97,3 +98,43 @@ SELECT g.assure_code, g.amount, g.registered_at,
 FROM guarantees g LEFT JOIN owed o USING (assure_code)
 ORDER BY g.assure_code
 """
+
+
+def bills_named(store: Store, tax_nos: list[str]) -> dict[str, dict[str, Any]]:
+    """The released lists whose bills (`invtNo` + `01`) are named, by tax_no, with their payment
+    if one was recorded (`Store.released_lists` rows)."""
+    wanted = {t[:-2] for t in tax_nos if t.endswith("01")}
+    if not wanted:
+        return {}
+    # Released lists live in decisions; only the days those lists were released are read.
+    days = store.con.con.execute(
+        "SELECT min(decided_at), max(decided_at) FROM decisions "
+        "WHERE status = 800 AND invt_no IN (SELECT unnest(?))",
+        [sorted(wanted)],
+    ).fetchall()[0]
+    if days[0] is None:
+        return {}
+    end = days[1].date() + dt.timedelta(days=1)
+    table = store.released_lists(None, days[0].date(), end)
+    return {f"{r['invt_no']}01": r for r in table.to_pylist() if r["invt_no"] in wanted}
+
+
+def record_payments(store: Store, accepted: list[dict[str, Any]], when: dt.datetime) -> None:
+    """Adds the accepted payments, all or none."""
+    if not accepted:
+        return
+    raw = store.con.con
+    raw.execute("BEGIN TRANSACTION")
+    try:
+        raw.executemany(
+            "INSERT INTO tax_payments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [p["tax_no"], p["agent_code"], p["cop_no"], p["assure_code"], p["tax_paid"],
+                 p["late_fee"], p["paid_at"], when]
+                for p in accepted
+            ],
+        )  # fmt: skip
+        raw.execute("COMMIT")
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
