@@ -163,6 +163,13 @@ def clear(
         Path | None,
         typer.Option("--positive-list", help="Positive-list CSV replacing the shipped sample."),
     ] = None,
+    pilot_zones: Annotated[
+        Path | None,
+        typer.Option(
+            "--pilot-zones",
+            help="Pilot-zone CSV (where 1210 may clear) replacing the shipped sample.",
+        ),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="Decision time (ISO 8601); default: each declaration's own."),
@@ -212,7 +219,7 @@ def clear(
             )
     signer = _receipt_signer(sign_key, sign_cert)
     try:
-        policy = Policy.load(tariff=tariff, positive_list_file=positive_list)
+        policy = Policy.load(tariff, positive_list, pilot_zones)
     except PolicyDataError as exc:
         raise fail(str(exc)) from None
     try:

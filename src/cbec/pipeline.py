@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cbec import intake, receipts
-from cbec.clearance import checks, decide, frames, limits, matching, positive_list, tax
+from cbec.clearance import checks, decide, frames, limits, matching, pilot_zones, positive_list, tax
 from cbec.clearance.frames import any_true, attach, with_policy
 from cbec.clearance.money import fen_to_money
 from cbec.documents.reading import ANSWERED_BY_KEY, DocumentSource, RowError, read_folder
@@ -34,6 +34,7 @@ from cbec.ledgers import guarantee, returns, stock
 from cbec.messages import batch as batch_files
 from cbec.policy.lists import load_positive_list, load_tariff
 from cbec.policy.parameters import load_parameters, parameter_at, policy_periods
+from cbec.policy.zones import load_pilot_zones
 from cbec.store import ledgers as stored_ledgers
 from cbec.store.embedded import Batch, PendingFile, Store, file_sha256
 
@@ -66,13 +67,20 @@ class Policy:
     periods: pa.Table
     positive_list: pa.Table
     tariff: pa.Table
+    pilot_zones: pa.Table = field(default_factory=load_pilot_zones)  # where 1210 may clear
 
     @classmethod
-    def load(cls, tariff: Path | None = None, positive_list_file: Path | None = None) -> Policy:
+    def load(
+        cls,
+        tariff: Path | None = None,
+        positive_list_file: Path | None = None,
+        pilot_zones_file: Path | None = None,
+    ) -> Policy:
         return cls(
             periods=policy_periods(load_parameters()),
             positive_list=load_positive_list(positive_list_file),
             tariff=load_tariff(tariff),
+            pilot_zones=load_pilot_zones(pilot_zones_file),
         )
 
 
@@ -199,6 +207,7 @@ def clear(
             store, "listed", positive_list.positive_list(lines, ibis.memtable(policy.positive_list))
         ),
         _materialize(store, "rated", tax.unknown_tariff(lines)),
+        pilot_zones.pilot_zone(heads, ibis.memtable(policy.pilot_zones)),
         _unreadable_table(unreadable).mutate(r_unreadable_document=ibis.literal(True)),
     ]
     judged = _combine(checked, findings)

@@ -71,6 +71,13 @@ REASONS: tuple[Reason, ...] = (
         "CEB621 message standard; GACC 2014 No. 57",
     ),
     Reason(
+        "not_pilot_zone",
+        "checks",
+        "A bonded import (1210) declared at a customs office (customsCode) that is in no approved "
+        "pilot zone on the declaration date (the pilot-zone list, docs/policy.md).",
+        "GACC Announcement 2014 No. 57; 2016 No. 75",
+    ),
+    Reason(
         "value_out_of_range",
         "checks",
         "A quantity is not positive, an amount is negative, or the declaration exceeds "
