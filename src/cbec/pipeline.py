@@ -9,6 +9,7 @@ positive list and single limit first; then the annual allowance over what passed
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from cbec.documents.reading import ANSWERED_BY_KEY, DocumentSource, RowError, re
 from cbec.documents.schemas import DECISION, TAX_LINE, Document
 from cbec.engines.duckdb import sequential_pass
 from cbec.exports import clearance as export_clearance
-from cbec.ledgers import guarantee, returns, stock
+from cbec.ledgers import guarantee, quantity, returns, stock
 from cbec.messages import batch as batch_files
 from cbec.policy.lists import load_positive_list, load_tariff
 from cbec.policy.parameters import load_parameters, parameter_at, policy_periods
@@ -69,6 +70,11 @@ class Policy:
     tariff: pa.Table
     pilot_zones: pa.Table = field(default_factory=load_pilot_zones)  # where 1210 may clear
 
+    @functools.cached_property
+    def quantity_limits(self) -> pa.Table:
+        """Per-person yearly quantity limits read from the positive list's remarks."""
+        return quantity.limits(self.positive_list)
+
     @classmethod
     def load(
         cls,
@@ -76,12 +82,14 @@ class Policy:
         positive_list_file: Path | None = None,
         pilot_zones_file: Path | None = None,
     ) -> Policy:
-        return cls(
+        policy = cls(
             periods=policy_periods(load_parameters()),
             positive_list=load_positive_list(positive_list_file),
             tariff=load_tariff(tariff),
             pilot_zones=load_pilot_zones(pilot_zones_file),
         )
+        policy.quantity_limits  # noqa: B018 (a remark naming no quantity fails here, early)
+        return policy
 
 
 def _input_table(store: Store, source: DocumentSource) -> ir.Table:
@@ -227,6 +235,11 @@ def clear(
     judged = attach(judged, short)
     judged = judged.mutate(r_stock_insufficient=judged.r_stock_insufficient.fill_null(False))
     passed = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
+    limited = quantity.demand(lines, heads, ibis.memtable(policy.quantity_limits))
+    limited = _materialize(store, "quantity_demand", limited.semi_join(judged.filter(passed), KEY))
+    judged = attach(judged, _judge_quantity(store, limited))  # with step 3, before the value
+    judged = judged.mutate(r_over_quantity_limit=judged.r_over_quantity_limit.fill_null(False))
+    passed = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
     candidates = _materialize(store, "candidates", limits.allowance_candidates(judged, passed))
     over_annual = _judge_allowance(store, candidates)
     judged = attach(judged, over_annual)
@@ -280,7 +293,9 @@ def clear(
     held_now = new_decisions.filter(new_decisions.status == guarantee.HELD)
     moves = moves.union(stock.releases(wanted, held_now, kind="held"), distinct=False)
     _materialize(store, "new_stock_moves", moves)
-    _release(store, "stock_demand")
+    kept = new_decisions.filter(new_decisions.status.isin([decide.RELEASED, guarantee.HELD]))
+    _materialize(store, "new_quantities", quantity.admitted(limited, kept))
+    _release(store, "stock_demand", "quantity_demand")
     new_count = new_decisions.count().to_pyarrow().as_py()
 
     step("writing results")
@@ -298,7 +313,11 @@ def clear(
             declarations=new_count,
             files=pending,
             export_decisions="new_export_decisions" if new_exports else None,
-            **{"stock": "new_stock_moves", **_returned_tables(store, ledgers)},
+            **{
+                "stock": "new_stock_moves",
+                "quantities": "new_quantities",
+                **_returned_tables(store, ledgers),
+            },
         )
         store.commit(batch)
     result = _write_outputs(store, found, unreadable, out, errors, new_count)
@@ -500,10 +519,20 @@ def _returned_tables(store: Store, outcome: returns.ReturnOutcome) -> dict[str, 
         "JOIN new_returned_lines r ON m.kind = 'release' AND m.source_code = r.agent_code "
         "AND m.cop_no = r.cop_no AND m.gnum = r.gnum"
     )
+    # Limited goods returned give the buyer's yearly quantity back.
+    store.con.con.execute(
+        "CREATE OR REPLACE TEMP TABLE new_quantities_all AS SELECT * FROM new_quantities "
+        "UNION ALL SELECT q.buyer_id_number, q.year, q.tariff_line, q.agent_code, q.cop_no, "
+        "q.gnum, -q.qty AS qty, r.returned_at AS entry_time, 'returned' AS kind "
+        "FROM (SELECT * EXCLUDE (batch_id) FROM quantity_ledger UNION ALL "
+        "SELECT * FROM new_quantities) q JOIN new_returned_lines r ON q.kind = 'admitted' "
+        "AND q.agent_code = r.agent_code AND q.cop_no = r.cop_no AND q.gnum = r.gnum"
+    )
     return {
         "returned_lines": "new_returned_lines",
         "ledger_returns": "new_ledger_returns",
         "stock": "new_stock_all",
+        "quantities": "new_quantities_all",
     }
 
 
@@ -643,6 +672,20 @@ def _judge_stock(store: Store, wanted: ir.Table, new_entries: ir.Table) -> ir.Ta
     judged = sequential_pass(ordered, ("pass_key",), stock.judge_stock)
     refused = judged.filter(pc.invert(judged["verdict"])).select(KEY)
     return ibis.memtable(refused).distinct().mutate(r_stock_insufficient=ibis.literal(True))
+
+
+def _judge_quantity(store: Store, limited: ir.Table) -> ir.Table:
+    """Declarations rejected for a per-person yearly quantity limit: a sequential pass over the
+    buyer-years that could go over one."""
+    ledger = store.table("quantity_ledger")
+    used = ledger.group_by(["buyer_id_number", "year", "tariff_line"]).aggregate(
+        used=ledger.qty.sum().cast(quantity.QTY)
+    )
+    judged = sequential_pass(
+        quantity.contested(limited, used), quantity.KEY, quantity.judge_quantity
+    )
+    refused = judged.filter(pc.invert(judged["verdict"])).select(KEY)
+    return ibis.memtable(refused).distinct().mutate(r_over_quantity_limit=ibis.literal(True))
 
 
 def _judge_allowance(store: Store, candidates: ir.Table) -> ir.Table:

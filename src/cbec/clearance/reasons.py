@@ -213,6 +213,14 @@ REASONS: tuple[Reason, ...] = (
         "GACC Announcement 2018 No. 194 (bonded import: goods in stock before sale)",
     ),
     Reason(
+        "over_quantity_limit",
+        "limits",
+        "The buyer's admitted quantity of a tariff line this calendar year plus this "
+        "declaration's exceeds the per-person yearly limit of the positive list's remark (for "
+        "example rice 20 kg, sugar 2 kg); quantities in the legal unit (qty1, else qty).",
+        "Positive list remarks (11 departments 2016 No. 40 and later editions)",
+    ),
+    Reason(
         "over_annual_limit",
         "limits",
         "The buyer's admitted value this calendar year plus this declaration exceeds the annual "

@@ -55,6 +55,10 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS export_decisions (
         agent_code VARCHAR, cop_no VARCHAR, order_no VARCHAR, invt_no VARCHAR, status INTEGER,
         reasons VARCHAR[], decided_at TIMESTAMP, customs_code VARCHAR, batch_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS quantity_ledger (
+        buyer_id_number VARCHAR, year INTEGER, tariff_line VARCHAR, agent_code VARCHAR,
+        cop_no VARCHAR, gnum INTEGER, qty DECIMAL(18,5), entry_time TIMESTAMP, kind VARCHAR,
+        batch_id VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS guarantees (
         assure_code VARCHAR PRIMARY KEY, amount DECIMAL(18,2), registered_at TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS tax_payments (
@@ -107,6 +111,8 @@ class Batch:
     ledger_returns: str | None = None
     # Decisions on 9610 export declaration lists (cbec.exports.clearance), a table when any.
     export_decisions: str | None = None
+    # Per-person yearly quantities of limited goods: admitted lines in, returned lines out.
+    quantities: str | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -282,6 +288,12 @@ class Store:
                         "INSERT INTO allowance_ledger SELECT buyer_id_number, year, agent_code, "
                         f"cop_no, value, entry_time, 'returned', '{batch.batch_id}' "
                         f"FROM {batch.ledger_returns}"
+                    )
+                if batch.quantities is not None:
+                    raw.execute(
+                        "INSERT INTO quantity_ledger SELECT buyer_id_number, year, tariff_line, "
+                        f"agent_code, cop_no, gnum, qty, entry_time, kind, '{batch.batch_id}' "
+                        f"FROM {batch.quantities}"
                     )
                 if batch.export_decisions is not None:
                     raw.execute(
