@@ -408,6 +408,7 @@ def _returns_and_cancellations(
         tax_lines,
         {(a, c, g) for a, c, g in before},
         lambda day: _whole(parameter_at(policy.periods, "return_application_days", day)),
+        lambda day: _whole(parameter_at(policy.periods, "return_arrival_days", day)),
     )
     outcome.answers.update(returns.judge_cancellations(rows.get("cancellations", []), decisions))
     return outcome

@@ -41,12 +41,14 @@ def judge_returns(
     tax_lines: dict[tuple[str, str], list[dict[str, Any]]],
     returned_before: set[tuple[str, str, int]],
     window: Callable[[dt.date], int | None],
+    arrival_window: Callable[[dt.date], int | None] = lambda day: None,
 ) -> ReturnOutcome:
     """Each return (a CEB625 head with `_file`, `_node`) accepted or refused, in application
     order (`app_time`, then `guid`): a line returned once cannot be returned again.
 
     `decisions` and `tax_lines` are keyed by (agent_code, cop_no); `window(release_date)` is the
-    return_application_days parameter in force on the release date (None: no return provided).
+    return_application_days parameter in force on the release date (None: no return provided),
+    `arrival_window(release_date)` the return_arrival_days one (None: not limited).
     """
     outcome = ReturnOutcome()
     lines_of: dict[tuple[int, int], list[dict[str, Any]]] = {}
@@ -57,7 +59,9 @@ def judge_returns(
     for ret in ordered:
         where = (ret["_file"], ret["_node"])
         key = (ret["agent_code"] or "", ret["cop_no"])
-        refusal = _refusal(ret, decisions.get(key), window)
+        refusal = _refusal(ret, decisions.get(key), window) or _late_goods(
+            ret, decisions[key], arrival_window
+        )
         if refusal is not None:
             outcome.answers[where] = (REFUSED, [refusal])
             continue
@@ -135,6 +139,24 @@ def _refusal(
             f"applied more than {days} days after the release on {released:%Y-%m-%d %H:%M}",
         )
     return None
+
+
+def _late_goods(
+    ret: dict[str, Any], decision: dict[str, Any], window: Callable[[dt.date], int | None]
+) -> tuple[str, str] | None:
+    """The goods must be back at the supervision site within `return_arrival_days` of the
+    release (45 days, GACC Announcement 2018 No. 194). Their arrival is the return's
+    `arrivalTime` (cbec's addition to CEB625), else the application's own time."""
+    released = decision["decided_at"]
+    days = window(released.date())
+    arrived = ret.get("arrival_time") or ret["app_time"]
+    if days is None or arrived is None or arrived <= released + dt.timedelta(days=days):
+        return None
+    return (
+        "goods_back_too_late",
+        f"the goods were back on {arrived:%Y-%m-%d %H:%M}, more than {days} days after the "
+        f"release on {released:%Y-%m-%d %H:%M}: no tax relief, no allowance back",
+    )
 
 
 def judge_cancellations(
