@@ -303,7 +303,7 @@ def clear(
     pending = _pending_files(sources, store)
     new_exports, export_files = _clear_exports(store, messages, as_of)
     pending += export_files
-    if new_count or pending or ledgers.returned_lines or new_exports:
+    if new_count or pending or ledgers.returned_lines or ledgers.cancelled or new_exports:
         batch = Batch(
             batch_id=uuid.uuid4().hex,
             decisions="new_decisions_all",
@@ -317,6 +317,7 @@ def clear(
                 "stock": "new_stock_moves",
                 "quantities": "new_quantities",
                 **_returned_tables(store, ledgers),
+                **_cancelled_table(store, ledgers),
             },
         )
         store.commit(batch)
@@ -410,7 +411,7 @@ def _returns_and_cancellations(
         lambda day: _whole(parameter_at(policy.periods, "return_application_days", day)),
         lambda day: _whole(parameter_at(policy.periods, "return_arrival_days", day)),
     )
-    outcome.answers.update(returns.judge_cancellations(rows.get("cancellations", []), decisions))
+    returns.judge_cancellations(rows.get("cancellations", []), decisions, outcome)
     return outcome
 
 
@@ -500,6 +501,18 @@ def _has_table(store: Store, name: str) -> bool:
 
 def _whole(value: Decimal | None) -> int | None:
     return None if value is None else int(value)
+
+
+def _cancelled_table(store: Store, outcome: returns.ReturnOutcome) -> dict[str, str]:
+    """The held lists an accepted cancellation withdraws, for the batch's commit."""
+    if not outcome.cancelled:
+        return {}
+    schema = pa.schema(
+        [("agent_code", pa.string()), ("cop_no", pa.string()), ("cancelled_at", pa.timestamp("us"))]
+    )
+    table = pa.Table.from_pylist(outcome.cancelled, schema=schema)
+    _materialize(store, "new_cancelled", ibis.memtable(table))
+    return {"cancelled": "new_cancelled"}
 
 
 def _returned_tables(store: Store, outcome: returns.ReturnOutcome) -> dict[str, str | None]:

@@ -10,6 +10,7 @@ the next 364.00 does not (held), the 273.00 fits (63.00 left), the last 364.00 i
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,8 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from builders import declaration, merge, write_jsonl
+from builders import declaration, merge, write_jsonl, write_return
 from cbec.cli import app
+from cbec.messages.parse import parse_message
 from cbec.pipeline import Policy, clear
 from cbec.store import ledgers
 from cbec.store.embedded import Store
@@ -98,3 +100,40 @@ def test_guarantee_commands_list_and_refuse_bad_input(tmp_path: Path) -> None:
     assert gone.exit_code == 0
     again = runner.invoke(app, ["guarantee", "remove", "--db", str(db), "--agent", AGENT])
     assert again.exit_code == 1 and "no registered guarantee" in again.output
+
+
+def test_a_held_list_can_be_cancelled_and_gives_back_what_it_kept(tmp_path: Path) -> None:
+    # Domain digest section 3: a list not yet released (300) may be cancelled (CEB623); its
+    # allowance (and stock, and yearly quantities) come back and it is closed (899).
+    db = tmp_path / "s.duckdb"
+    _set(db, "400.00")
+    folder = write_jsonl(tmp_path / "in", merge(*(_list(*d) for d in DAY[:2])))
+    decided = _clear(db, [folder], tmp_path / "out")
+    assert (decided["G1"]["status"], decided["G2"]["status"]) == (800, 300)
+    when = dt.datetime(2024, 6, 16, 9, 0)
+    write_return(tmp_path / "c", "G2", str(decided["G2"]["invt_no"]), when, cancel=True)
+    write_return(tmp_path / "c", "G1", str(decided["G1"]["invt_no"]), when, cancel=True)
+    _clear(db, [tmp_path / "c"], tmp_path / "out2")
+    answers = {
+        r["cop_no"]: (r["return_status"], r["return_info"])
+        for path in sorted((tmp_path / "out2" / "receipts").glob("CEB624_*.xml"))
+        for r in parse_message(path.read_bytes()).clean_tables()["cancellation_returns"].to_pylist()
+    }
+    assert answers["G2"][0] == 120 and "cancel_accepted" in answers["G2"][1]
+    assert answers["G1"][0] == 100 and "released_use_return" in answers["G1"][1]
+    store = Store(db)
+    try:
+        used = store.con.con.execute("SELECT sum(value) FROM allowance_ledger").fetchall()[0][0]
+        status = store.con.con.execute(
+            "SELECT status FROM decisions WHERE cop_no = 'G2'"
+        ).fetchall()[0][0]
+    finally:
+        store.close()
+    assert (used, status) == (Decimal("4000.00"), 899)
+    _clear(db, [tmp_path / "c"], tmp_path / "out3")  # sent again: refused, nothing changes
+    store = Store(db)
+    try:
+        again = store.con.con.execute("SELECT sum(value) FROM allowance_ledger").fetchall()[0][0]
+    finally:
+        store.close()
+    assert again == Decimal("4000.00")

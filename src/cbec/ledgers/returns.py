@@ -23,6 +23,8 @@ from typing import Any
 ACCEPTED = 120
 REFUSED = 100
 RELEASED = 800
+HELD = 300  # manual review (the guarantee): not released yet, so it may be cancelled
+CANCELLED = 899  # the standard's "closed": a list withdrawn by its declarant before release
 
 Answer = tuple[int, list[tuple[str, str]]]  # returnStatus, [(code, description)]
 
@@ -32,6 +34,8 @@ class ReturnOutcome:
     answers: dict[tuple[int, int], Answer] = field(default_factory=dict)  # (file, node) -> answer
     returned_lines: list[dict[str, Any]] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)  # allowance given back
+    # Held lists withdrawn by an accepted cancellation: (agent_code, cop_no, cancelled_at).
+    cancelled: list[dict[str, Any]] = field(default_factory=list)
 
 
 def judge_returns(
@@ -160,14 +164,32 @@ def _late_goods(
 
 
 def judge_cancellations(
-    cancellations: list[dict[str, Any]], decisions: dict[tuple[str, str], dict[str, Any]]
-) -> dict[tuple[int, int], Answer]:
-    """Every cancellation refused with why: in the batch path a declaration list is decided when
-    it is cleared, so there is never one waiting that a cancellation could withdraw."""
-    answers: dict[tuple[int, int], Answer] = {}
-    for cancel in cancellations:
+    cancellations: list[dict[str, Any]],
+    decisions: dict[tuple[str, str], dict[str, Any]],
+    outcome: ReturnOutcome,
+) -> None:
+    """Each cancellation into `outcome`: accepted for a list held for review (300, not released:
+    its stock, allowance and yearly quantities are given back and it is closed, 899), refused
+    with why otherwise (released: return instead; rejected or closed: nothing to cancel)."""
+    answers = outcome.answers
+    done: set[tuple[str, str]] = set()
+    ordered = sorted(
+        cancellations, key=lambda c: (c["app_time"] or dt.datetime.min, c["guid"] or "")
+    )
+    for cancel in ordered:
         where = (cancel["_file"], cancel["_node"])
-        decision = decisions.get((cancel["agent_code"] or "", cancel["cop_no"]))
+        key = (cancel["agent_code"] or "", cancel["cop_no"])
+        decision = decisions.get(key)
+        if decision is not None and decision["status"] == HELD and key not in done:
+            done.add(key)
+            outcome.cancelled.append(
+                {"agent_code": key[0], "cop_no": key[1], "cancelled_at": cancel["app_time"]}
+            )
+            answers[where] = (
+                ACCEPTED,
+                [("cancel_accepted", "withdrawn before release: stock and allowance given back")],
+            )
+            continue
         if decision is None:
             reason = ("unknown_declaration", f"no declaration list {cancel['cop_no']} is known")
         elif decision["status"] == RELEASED:
@@ -178,7 +200,6 @@ def judge_cancellations(
         else:
             reason = (
                 "already_rejected",
-                f"rejected (status {decision['status']}): nothing to cancel",
+                f"rejected or closed (status {decision['status']}): nothing to cancel",
             )
         answers[where] = (REFUSED, [reason])
-    return answers

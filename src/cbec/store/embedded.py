@@ -113,6 +113,8 @@ class Batch:
     export_decisions: str | None = None
     # Per-person yearly quantities of limited goods: admitted lines in, returned lines out.
     quantities: str | None = None
+    # Held lists withdrawn by a cancellation (agent_code, cop_no, cancelled_at), a table when any.
+    cancelled: str | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -194,7 +196,7 @@ class Store:
             "sum(qty) FILTER (WHERE kind = 'entry') AS entered, "
             "-sum(qty) FILTER (WHERE kind = 'release') AS released, "
             "sum(qty) FILTER (WHERE kind = 'return') AS returned, "
-            "-sum(qty) FILTER (WHERE kind = 'held') AS held, "
+            "-sum(qty) FILTER (WHERE kind IN ('held', 'cancel')) AS held, "
             f"sum(qty) AS on_hand FROM stock_ledger {where} "
             "GROUP BY ALL ORDER BY ems_no, item_record_no",
             params=[ems_no] if ems_no else None,
@@ -295,6 +297,10 @@ class Store:
                         f"agent_code, cop_no, gnum, qty, entry_time, kind, '{batch.batch_id}' "
                         f"FROM {batch.quantities}"
                     )
+                if batch.cancelled is not None:
+                    from cbec.store.ledgers import commit_cancellations
+
+                    commit_cancellations(raw, batch.cancelled, batch.batch_id)
                 if batch.export_decisions is not None:
                     raw.execute(
                         "INSERT INTO export_decisions SELECT agent_code, cop_no, order_no, "

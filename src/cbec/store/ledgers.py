@@ -138,3 +138,26 @@ def record_payments(store: Store, accepted: list[dict[str, Any]], when: dt.datet
     except BaseException:
         raw.execute("ROLLBACK")
         raise
+
+
+def commit_cancellations(raw: Any, cancelled: str, batch_id: str) -> None:
+    """Inside a batch's transaction: the held lists of the table `cancelled` give back what they
+    kept (allowance, stock, yearly quantities) and are closed (899)."""
+    for statement in _CANCELLATION:
+        raw.execute(statement.format(cancelled=cancelled, batch=batch_id))
+
+
+_CANCELLATION = (
+    "INSERT INTO allowance_ledger SELECT l.buyer_id_number, l.year, l.agent_code, l.cop_no, "
+    "-l.value, c.cancelled_at, 'cancelled', '{batch}' FROM allowance_ledger l "
+    "JOIN {cancelled} c USING (agent_code, cop_no) WHERE l.kind = 'admitted'",
+    "INSERT INTO stock_ledger SELECT s.ems_no, s.item_record_no, -s.qty, 'cancel', s.source_code, "
+    "s.cop_no, s.gnum, c.cancelled_at, '{batch}' FROM stock_ledger s JOIN {cancelled} c "
+    "ON s.source_code = c.agent_code AND s.cop_no = c.cop_no WHERE s.kind = 'held'",
+    "INSERT INTO quantity_ledger SELECT q.buyer_id_number, q.year, q.tariff_line, q.agent_code, "
+    "q.cop_no, q.gnum, -q.qty, c.cancelled_at, 'cancelled', '{batch}' FROM quantity_ledger q "
+    "JOIN {cancelled} c USING (agent_code, cop_no) WHERE q.kind = 'admitted'",
+    "UPDATE decisions SET status = 899 FROM {cancelled} c "
+    "WHERE decisions.agent_code = c.agent_code AND decisions.cop_no = c.cop_no "
+    "AND decisions.status = 300",
+)
