@@ -151,7 +151,7 @@ def _stock_never_negative(con: duckdb.DuckDBPyConnection) -> None:
 
 def _allowance_is_admitted_less_returned(con: duckdb.DuckDBPyConnection) -> None:
     """Per buyer and year: the ledger = the value of the admitted (released or held) lists less
-    what their accepted returns gave back (a cancellation is never accepted in the batch path)."""
+    what their accepted returns gave back; a cancelled list (closed, 899) counts nothing."""
     ledger = dict(
         ((b, y), v)
         for b, y, v in con.execute(
