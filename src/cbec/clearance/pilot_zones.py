@@ -4,6 +4,7 @@ against the dated zone list (`cbec.policy.zones`), on the declaration date."""
 
 from __future__ import annotations
 
+import ibis
 import ibis.expr.types as ir
 
 from cbec.clearance.frames import valid_on
@@ -17,10 +18,14 @@ def pilot_zone(declarations: ir.Table, zones: ir.Table) -> ir.Table:
     d = declarations.filter(
         (declarations.trade_mode == PILOT_MODE) & declarations.customs_code.notnull()
     ).select("agent_code", "cop_no", "customs_code", "decl_date")
-    covers = (zones.customs_code == d.customs_code) | (
-        (zones.customs_code.length() == 2) & (zones.customs_code == d.customs_code.substr(0, 2))
-    )
-    joined = d.left_join(zones, [covers, valid_on(zones, d.decl_date)])
-    return joined.group_by(["agent_code", "cop_no"]).aggregate(
-        r_not_pilot_zone=~joined.zone.notnull().any()
-    )
+    d = d.mutate(district=d.customs_code.substr(0, 2))
+    covered = []
+    for length, column in ((4, "customs_code"), (2, "district")):
+        rows = zones.filter(zones.customs_code.length() == length)
+        # An equality key keeps this a hash join; the date range is its residual condition.
+        covered.append(
+            d.semi_join(rows, [d[column] == rows.customs_code, valid_on(rows, d.decl_date)])
+        )
+    inside = covered[0].union(covered[1], distinct=False).select("agent_code", "cop_no")
+    outside = d.anti_join(inside, ["agent_code", "cop_no"])
+    return outside.select("agent_code", "cop_no", r_not_pilot_zone=ibis.literal(True))
