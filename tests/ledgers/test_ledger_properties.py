@@ -171,7 +171,8 @@ def _allowance_is_admitted_less_returned(con: duckdb.DuckDBPyConnection) -> None
             "GROUP BY ALL"
         ).fetchall()
     )
-    assert ledger == expected
+    # A buyer whose only lists were cancelled has a ledger summing to zero and no admitted list.
+    assert {k: v for k, v in ledger.items() if v} == {k: v for k, v in expected.items() if v}
 
 
 def _tax_due_is_released_less_returned(con: duckdb.DuckDBPyConnection) -> None:
