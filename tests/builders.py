@@ -322,6 +322,7 @@ def write_return(
     agent_code: str = "3301980001",
     name: str | None = None,
     cancel: bool = False,
+    arrival: dt.datetime | None = None,
 ) -> Path:
     """A CEB625 return of the declaration list `cop_no` (its lines `gnums`, or all), or with
     `cancel` a CEB623 cancellation, applied for at `when`."""
@@ -347,6 +348,8 @@ def write_return(
         "agent_code": agent_code,
         "reason": "不想要了",
     }
+    if arrival is not None:  # cbec's addition to CEB625: when the goods were back
+        head["arrival_time"] = arrival
     lines = [
         {"agent_code": agent_code, "cop_no": cop_no, "gnum": g, "qty": Decimal(1)} for g in gnums
     ]

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from cbec.cli_enterprise import enterprise_app
 from cbec.cli_exports import exports_app
-from cbec.cli_ledgers import tax_app, warehouse_app
+from cbec.cli_ledgers import guarantee_app, tax_app, warehouse_app
 from cbec.cli_messages import message_app
 from cbec.cli_outcomes import enterprise_credit, inspect_app, review_app, risk_seed, risk_train
 from cbec.cli_output import console, errors, fail
@@ -42,6 +42,7 @@ app.add_typer(enterprise_app, name="enterprise")
 app.add_typer(message_app, name="message")
 app.add_typer(tax_app, name="tax")
 app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(guarantee_app, name="guarantee")
 app.add_typer(risk_app, name="risk")
 app.add_typer(exports_app, name="exports")
 app.add_typer(inspect_app, name="inspect")
@@ -180,6 +181,13 @@ def clear(
         Path | None,
         typer.Option("--positive-list", help="Positive-list CSV replacing the shipped sample."),
     ] = None,
+    pilot_zones: Annotated[
+        Path | None,
+        typer.Option(
+            "--pilot-zones",
+            help="Pilot-zone CSV (where 1210 may clear) replacing the shipped sample.",
+        ),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="Decision time (ISO 8601); default: each declaration's own."),
@@ -248,7 +256,7 @@ def clear(
             )
     signer = _receipt_signer(sign_key, sign_cert)
     try:
-        policy = Policy.load(tariff=tariff, positive_list_file=positive_list)
+        policy = Policy.load(tariff, positive_list, pilot_zones)
     except PolicyDataError as exc:
         raise fail(str(exc)) from None
     try:

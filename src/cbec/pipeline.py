@@ -9,6 +9,7 @@ positive list and single limit first; then the annual allowance over what passed
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -23,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cbec import intake, pipeline_risk, receipts
-from cbec.clearance import checks, decide, frames, limits, matching, positive_list, tax
+from cbec.clearance import checks, decide, frames, limits, matching, pilot_zones, positive_list, tax
 from cbec.clearance.frames import any_true, attach, with_policy
 from cbec.clearance.money import fen_to_money
 from cbec.documents.reading import ANSWERED_BY_KEY, DocumentSource, RowError, read_folder
@@ -31,11 +32,13 @@ from cbec.documents.schemas import DECISION, TAX_LINE, Document
 from cbec.engines import Engine
 from cbec.engines.duckdb import DuckDBEngine
 from cbec.exports import compose as export_compose
-from cbec.ledgers import returns, stock
+from cbec.ledgers import guarantee, quantity, returns, stock
 from cbec.messages import batch as batch_files
 from cbec.policy.lists import load_positive_list, load_tariff
 from cbec.policy.parameters import load_parameters, parameter_at, policy_periods
+from cbec.policy.zones import load_pilot_zones
 from cbec.risk.rules import Rule
+from cbec.store import ledgers as stored_ledgers
 from cbec.store.embedded import Batch, PendingFile, Store, file_sha256
 
 Progress = Callable[[str], None]
@@ -72,14 +75,28 @@ class Policy:
     positive_list: pa.Table
     tariff: pa.Table
     risk_rules: tuple[Rule, ...] = field(default_factory=pipeline_risk.shipped_rules)
+    pilot_zones: pa.Table = field(default_factory=load_pilot_zones)  # where 1210 may clear
+
+    @functools.cached_property
+    def quantity_limits(self) -> pa.Table:
+        """Per-person yearly quantity limits read from the positive list's remarks."""
+        return quantity.limits(self.positive_list)
 
     @classmethod
-    def load(cls, tariff: Path | None = None, positive_list_file: Path | None = None) -> Policy:
-        return cls(
+    def load(
+        cls,
+        tariff: Path | None = None,
+        positive_list_file: Path | None = None,
+        pilot_zones_file: Path | None = None,
+    ) -> Policy:
+        policy = cls(
             periods=policy_periods(load_parameters()),
             positive_list=load_positive_list(positive_list_file),
             tariff=load_tariff(tariff),
+            pilot_zones=load_pilot_zones(pilot_zones_file),
         )
+        policy.quantity_limits  # noqa: B018 (a remark naming no quantity fails here, early)
+        return policy
 
 
 def _input_table(engine: Engine, source: DocumentSource) -> ir.Table:
@@ -214,6 +231,7 @@ def clear(
             "listed", positive_list.positive_list(lines, engine.arrow(policy.positive_list))
         ),
         engine.materialize("rated", tax.unknown_tariff(lines)),
+        pilot_zones.pilot_zone(heads, engine.arrow(policy.pilot_zones)),
         engine.arrow(_unreadable_keys(unreadable)).mutate(r_unreadable_document=ibis.literal(True)),
     ]
     judged = _combine(checked, findings)
@@ -232,6 +250,11 @@ def clear(
     short = _judge_stock(engine, wanted, new_entries)
     judged = attach(judged, short)
     judged = judged.mutate(r_stock_insufficient=judged.r_stock_insufficient.fill_null(False))
+    passed = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
+    limited = quantity.demand(lines, heads, engine.arrow(policy.quantity_limits))
+    limited = engine.materialize("quantity_demand", limited.semi_join(judged.filter(passed), KEY))
+    judged = attach(judged, _judge_quantity(engine, limited))  # with step 3, before the value
+    judged = judged.mutate(r_over_quantity_limit=judged.r_over_quantity_limit.fill_null(False))
     passed = ~_any(judged, [c for c in judged.columns if c.startswith("r_")])
     candidates = engine.materialize("candidates", limits.allowance_candidates(judged, passed))
     over_annual = _judge_allowance(engine, candidates)
@@ -260,6 +283,7 @@ def clear(
     line_terms = engine.materialize("line_terms", tax.line_terms(lines, terms))
     line_tax = engine.materialize("line_tax", tax.line_taxes(line_terms))
     engine.release("line_terms")
+    decided_now = _hold_for_guarantee(store, engine, heads, decided_now, line_tax)  # step 4
     released_lines = line_tax.inner_join(
         decided_now.filter(decided_now.status.isin(decide.ADMITTED)).select("agent_code", "cop_no"),
         ["agent_code", "cop_no"],
@@ -282,13 +306,20 @@ def clear(
     new_decisions = engine.materialize(
         "new_decisions_all", _with_unreadable_heads(engine, new_decisions, unreadable, decided)
     )
-    engine.release("new_decisions", "line_tax", "lines", "declarations", "decided_now")
+    engine.release("new_decisions", "line_tax", "lines", "declarations", "decided_now", "held")
     engine.materialize("new_serials", _serials(new_decisions))
     engine.materialize("new_ledger", _ledger_entries(new_decisions))
-    released_now = new_decisions.filter(new_decisions.status.isin(decide.ADMITTED))
+    # Released, or held by the risk selection: the stock goes out as a release (an inspection
+    # finding reverses it). Held for the guarantee: kept as `held` (a cancellation gives it back).
+    for_guarantee = new_decisions.reasons.contains(guarantee.REASON).fill_null(False)
+    admitted_now = new_decisions.filter(new_decisions.status.isin(decide.ADMITTED))
+    released_now = admitted_now.filter(~for_guarantee)
+    held_now = admitted_now.filter(for_guarantee)
     moves = new_entries.union(stock.releases(wanted, released_now), distinct=False)
+    moves = moves.union(stock.releases(wanted, held_now, kind="held"), distinct=False)
     engine.materialize("new_stock_moves", moves)
-    engine.release("stock_demand")
+    engine.materialize("new_quantities", quantity.admitted(limited, admitted_now))
+    engine.release("stock_demand", "quantity_demand")
     new_count = new_decisions.count().to_pyarrow().as_py()
 
     # The store records from its own connection: an engine elsewhere hands its tables over.
@@ -299,6 +330,7 @@ def clear(
         "new_serials",
         "new_ledger",
         "new_stock_moves",
+        "new_quantities",
         pipeline_risk.TABLE,
     )
 
@@ -307,7 +339,7 @@ def clear(
     pending = _pending_files(sources, store)
     exports = export_compose.clear_exports(store, messages.export_tables, messages.files, as_of)
     pending += exports.files
-    if new_count or pending or ledgers.returned_lines or exports.anything:
+    if new_count or pending or ledgers.returned_lines or ledgers.cancelled or exports.anything:
         batch = Batch(
             batch_id=uuid.uuid4().hex,
             decisions="new_decisions_all",
@@ -318,7 +350,12 @@ def clear(
             files=pending,
             export_rows=exports.rows,
             risk=pipeline_risk.TABLE if new_count else None,
-            **{"stock": "new_stock_moves", **_returned_tables(store, ledgers)},
+            **{
+                "stock": "new_stock_moves",
+                "quantities": "new_quantities",
+                **_returned_tables(store, ledgers),
+                **_cancelled_table(store, ledgers),
+            },
         )
         store.commit(batch)
     found = store.table("input_keys")
@@ -411,13 +448,26 @@ def _returns_and_cancellations(
         tax_lines,
         {(a, c, g) for a, c, g in before},
         lambda day: _whole(parameter_at(policy.periods, "return_application_days", day)),
+        lambda day: _whole(parameter_at(policy.periods, "return_arrival_days", day)),
     )
-    outcome.answers.update(returns.judge_cancellations(rows.get("cancellations", []), decisions))
+    returns.judge_cancellations(rows.get("cancellations", []), decisions, outcome)
     return outcome
 
 
 def _whole(value: Decimal | None) -> int | None:
     return None if value is None else int(value)
+
+
+def _cancelled_table(store: Store, outcome: returns.ReturnOutcome) -> dict[str, str]:
+    """The held lists an accepted cancellation withdraws, for the batch's commit."""
+    if not outcome.cancelled:
+        return {}
+    schema = pa.schema(
+        [("agent_code", pa.string()), ("cop_no", pa.string()), ("cancelled_at", pa.timestamp("us"))]
+    )
+    table = pa.Table.from_pylist(outcome.cancelled, schema=schema)
+    _materialize(store, "new_cancelled", ibis.memtable(table))
+    return {"cancelled": "new_cancelled"}
 
 
 def _returned_tables(store: Store, outcome: returns.ReturnOutcome) -> dict[str, str | None]:
@@ -438,10 +488,20 @@ def _returned_tables(store: Store, outcome: returns.ReturnOutcome) -> dict[str, 
         "JOIN new_returned_lines r ON m.kind = 'release' AND m.source_code = r.agent_code "
         "AND m.cop_no = r.cop_no AND m.gnum = r.gnum"
     )
+    # Limited goods returned give the buyer's yearly quantity back.
+    store.con.con.execute(
+        "CREATE OR REPLACE TEMP TABLE new_quantities_all AS SELECT * FROM new_quantities "
+        "UNION ALL SELECT q.buyer_id_number, q.year, q.tariff_line, q.agent_code, q.cop_no, "
+        "q.gnum, -q.qty AS qty, r.returned_at AS entry_time, 'returned' AS kind "
+        "FROM (SELECT * EXCLUDE (batch_id) FROM quantity_ledger UNION ALL "
+        "SELECT * FROM new_quantities) q JOIN new_returned_lines r ON q.kind = 'admitted' "
+        "AND q.agent_code = r.agent_code AND q.cop_no = r.cop_no AND q.gnum = r.gnum"
+    )
     return {
         "returned_lines": "new_returned_lines",
         "ledger_returns": "new_ledger_returns",
         "stock": "new_stock_all",
+        "quantities": "new_quantities_all",
     }
 
 
@@ -587,6 +647,20 @@ def _judge_stock(engine: Engine, wanted: ir.Table, new_entries: ir.Table) -> ir.
     return engine.arrow(refused).distinct().mutate(r_stock_insufficient=ibis.literal(True))
 
 
+def _judge_quantity(engine: Engine, limited: ir.Table) -> ir.Table:
+    """Declarations rejected for a per-person yearly quantity limit: a sequential pass over the
+    buyer-years that could go over one."""
+    ledger = engine.history("quantity_ledger")
+    used = ledger.group_by(["buyer_id_number", "year", "tariff_line"]).aggregate(
+        used=ledger.qty.sum().cast(quantity.QTY)
+    )
+    judged = engine.sequential_pass(
+        quantity.contested(limited, used), quantity.KEY, quantity.judge_quantity
+    )
+    refused = judged.filter(pc.invert(judged["verdict"])).select(KEY)
+    return engine.arrow(refused).distinct().mutate(r_over_quantity_limit=ibis.literal(True))
+
+
 def _judge_allowance(engine: Engine, candidates: ir.Table) -> ir.Table:
     """Declarations rejected for the annual limit: a sequential pass over contested buyers."""
     used = limits.used_allowance(engine.history("allowance_ledger"))
@@ -599,6 +673,30 @@ def _judge_allowance(engine: Engine, candidates: ir.Table) -> ir.Table:
     judged = engine.sequential_pass(ordered, ("buyer_id_number", "year"), judge)
     rejected = judged.filter(pc.invert(judged["verdict"])).select(["agent_code", "cop_no"])
     return engine.arrow(rejected).mutate(r_over_annual_limit=ibis.literal(True))
+
+
+def _hold_for_guarantee(
+    store: Store, engine: Engine, declarations: ir.Table, decided: ir.Table, line_tax: ir.Table
+) -> ir.Table:
+    """Released declarations whose tax the agent's remaining guarantee cannot cover, held (300):
+    a sequential pass per assureCode over the agents whose day does not fit."""
+    remaining = stored_ledgers.remaining_fen(store)
+    if remaining is None:  # no guarantee registered: nobody is limited
+        return decided
+    heads = declarations.select("agent_code", "cop_no", "assure_code")
+    released = decided.filter(decided.status == decide.RELEASED)
+    released = released.select(*KEY, "decl_time", "app_time").inner_join(heads, KEY)
+    tax_fen = line_tax.group_by(KEY).aggregate(
+        tax_fen=(
+            line_tax.customs_tax_fen + line_tax.value_added_tax_fen + line_tax.consumption_tax_fen
+        ).sum()
+    )
+    ordered = guarantee.candidates(released, tax_fen, engine.arrow(remaining))
+    judged = engine.sequential_pass(ordered, ("assure_code",), guarantee.judge_guarantee)
+    held = judged.filter(pc.invert(judged["verdict"])).select(KEY)
+    if held.num_rows == 0:
+        return decided
+    return engine.materialize("held", guarantee.hold(decided, engine.arrow(held), decide.RELEASED))
 
 
 def _decisions(
@@ -692,7 +790,8 @@ def _serials(decisions: ir.Table) -> ir.Table:
 
 def _ledger_entries(decisions: ir.Table) -> ir.Table:
     """Admitted declarations consume the buyer's allowance for their calendar year; one held
-    for inspection or review reserves it (DESIGN.md: a held declaration keeps its allowance)."""
+    for inspection, review or the guarantee reserves it (DESIGN.md: a held declaration keeps its
+    stock and allowance)."""
     released = decisions.filter(decisions.status.isin(decide.ADMITTED))
     return released.select(
         "buyer_id_number",

@@ -52,12 +52,16 @@ RECEIPT_CODES: dict[str, str] = {
     "not_processed": "This version of cbec reads this message type but does not process it yet.",
     "return_accepted": "The return is accepted: its lines pay no tax and the allowance is back.",
     "return_too_late": "The return was applied for after the return window of the release.",
+    "goods_back_too_late": "The returned goods were back at the supervision site after the "
+    "arrival window of the release (45 days).",
     "not_released": "Only a released declaration list can be returned.",
     "unknown_declaration": "No declaration list with this copNo is known.",
     "line_not_in_declaration": "A returned line is not a line of the declaration list.",
     "already_returned": "A line was returned before.",
     "released_use_return": "The declaration list is released: apply for a return (CEB625).",
     "already_rejected": "The declaration list was rejected: there is nothing to cancel.",
+    "cancel_accepted": "The declaration list, held for review, is withdrawn: its stock and "
+    "allowance are given back and it is closed (899).",
     "message_unreadable": "The file cannot be read as a CEB message.",
 }
 _REASON_TEXT = {

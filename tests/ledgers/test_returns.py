@@ -166,3 +166,27 @@ def test_only_a_released_list_returns_and_a_cancellation_after_release_is_refuse
     assert "[Code:already_rejected;" in cancels["R2"]["return_info"]
     assert "[Code:unknown_declaration;" in cancels["NOPE"]["return_info"]
     assert str(_used(db, "110101199003070011", 2024)) == "4000.00"
+
+
+def test_goods_back_after_45_days_refuse_the_return(tmp_path: Path, policy: Policy) -> None:
+    # GACC 2018 No. 194: applied for within 30 days, goods back at the supervision site within
+    # 45 days of the release. Released 2024-06-15 10:00: day 45 ends 2024-07-30 10:00.
+    db = tmp_path / "s.duckdb"
+    lists = merge(
+        *(declaration(c, FOUR_THOUSAND, when="2024-06-15T10:00:00") for c in ("G1", "G2"))
+    )
+    write_messages(tmp_path / "day1", lists)
+    _clear([tmp_path / "day1"], db, tmp_path / "out1", policy)
+    applied = dt.datetime(2024, 7, 10, 9, 0)
+    for cop_no, back in (("G1", dt.datetime(2024, 7, 30, 10, 0)), ("G2", dt.datetime(2024, 8, 2))):
+        invt_no = _invt_no(tmp_path / "out1", cop_no)
+        write_return(tmp_path / "day2", cop_no, invt_no, applied, arrival=back)
+    _clear([tmp_path / "day2"], db, tmp_path / "out2", policy)
+    answers = {a["cop_no"]: a for a in _answers(tmp_path / "out2", "626")}
+    assert answers["G1"]["return_status"] == 120
+    assert answers["G2"]["return_status"] == 100
+    assert (
+        "[Code:goods_back_too_late;Desc:the goods were back on 2024-08-02 00:00, more than 45"
+        in (answers["G2"]["return_info"])
+    )
+    assert str(_used(db, "110101199003070011", 2024)) == "4000.00"  # only G1 gave it back

@@ -2,7 +2,8 @@
 
 A declared 10-digit gcode matches a list row on its first 8 digits (domain digest section 4). A
 row's remark kind is enforced where a machine can: `excluded` rejects, `bonded_only` rejects 9610.
-`name_limit` and `quantity_limit` remarks are recorded, not enforced (docs/decisions.md).
+`name_limit` remarks are recorded, not enforced (docs/decisions.md); `quantity_limit` remarks are
+enforced by the per-person yearly quantity ledger (`cbec.ledgers.quantity`).
 """
 
 from __future__ import annotations

@@ -71,6 +71,13 @@ REASONS: tuple[Reason, ...] = (
         "CEB621 message standard; GACC 2014 No. 57",
     ),
     Reason(
+        "not_pilot_zone",
+        "checks",
+        "A bonded import (1210) declared at a customs office (customsCode) that is in no approved "
+        "pilot zone on the declaration date (the pilot-zone list, docs/policy.md).",
+        "GACC Announcement 2014 No. 57; 2016 No. 75",
+    ),
+    Reason(
         "value_out_of_range",
         "checks",
         "A quantity is not positive, an amount is negative, or the declaration exceeds "
@@ -206,6 +213,14 @@ REASONS: tuple[Reason, ...] = (
         "GACC Announcement 2018 No. 194 (bonded import: goods in stock before sale)",
     ),
     Reason(
+        "over_quantity_limit",
+        "limits",
+        "The buyer's admitted quantity of a tariff line this calendar year plus this "
+        "declaration's exceeds the per-person yearly limit of the positive list's remark (for "
+        "example rice 20 kg, sugar 2 kg); quantities in the legal unit (qty1, else qty).",
+        "Positive list remarks (11 departments 2016 No. 40 and later editions)",
+    ),
+    Reason(
         "over_annual_limit",
         "limits",
         "The buyer's admitted value this calendar year plus this declaration exceeds the annual "
@@ -220,6 +235,14 @@ REASONS: tuple[Reason, ...] = (
         "misdeclaration, split order, identity borrowing, goods other than declared); recorded "
         "with `cbec inspect record` or `cbec review decide`.",
         "Customs Law of the PRC, arts. 28 and 86",
+    ),
+    Reason(
+        "guarantee_insufficient",
+        "guarantee",
+        "Held for manual review (300), not rejected: the declaration's tax exceeds what the "
+        "withholding agent's (assureCode) registered guarantee still covers (its released tax "
+        "not yet paid nor returned is deducted).",
+        "GACC Announcement 2018 No. 194 (the withholding agent holds a guarantee)",
     ),
 )
 

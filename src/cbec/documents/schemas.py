@@ -339,7 +339,8 @@ CANCELLATION = Document(  # CEB623: the declarant withdraws a declaration not ye
 
 RETURN = Document(  # CEB625 InvtRefundHead: the buyer returns goods after release
     stem="returns",
-    schema=_schema(*_MESSAGE_HEAD, *_DECLARATION_REFERENCE),
+    # arrival_time: cbec's addition, when the goods were back at the supervision site.
+    schema=_schema(*_MESSAGE_HEAD, *_DECLARATION_REFERENCE, ("arrival_time", TIME)),
     key=("agent_code", "cop_no"),
     required=_DECLARATION_REFERENCE_REQUIRED,
 )

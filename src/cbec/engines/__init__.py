@@ -24,6 +24,7 @@ HISTORY_TABLES = (
     "allowance_ledger",
     "stock_ledger",
     "invt_serials",
+    "quantity_ledger",
     "risk_outcomes",
     "enterprise_credit",
 )

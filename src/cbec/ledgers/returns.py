@@ -23,6 +23,8 @@ from typing import Any
 ACCEPTED = 120
 REFUSED = 100
 RELEASED = 800
+HELD = 300  # manual review (the guarantee): not released yet, so it may be cancelled
+CANCELLED = 899  # the standard's "closed": a list withdrawn by its declarant before release
 
 Answer = tuple[int, list[tuple[str, str]]]  # returnStatus, [(code, description)]
 
@@ -32,6 +34,8 @@ class ReturnOutcome:
     answers: dict[tuple[int, int], Answer] = field(default_factory=dict)  # (file, node) -> answer
     returned_lines: list[dict[str, Any]] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)  # allowance given back
+    # Held lists withdrawn by an accepted cancellation: (agent_code, cop_no, cancelled_at).
+    cancelled: list[dict[str, Any]] = field(default_factory=list)
 
 
 def judge_returns(
@@ -41,12 +45,14 @@ def judge_returns(
     tax_lines: dict[tuple[str, str], list[dict[str, Any]]],
     returned_before: set[tuple[str, str, int]],
     window: Callable[[dt.date], int | None],
+    arrival_window: Callable[[dt.date], int | None] = lambda day: None,
 ) -> ReturnOutcome:
     """Each return (a CEB625 head with `_file`, `_node`) accepted or refused, in application
     order (`app_time`, then `guid`): a line returned once cannot be returned again.
 
     `decisions` and `tax_lines` are keyed by (agent_code, cop_no); `window(release_date)` is the
-    return_application_days parameter in force on the release date (None: no return provided).
+    return_application_days parameter in force on the release date (None: no return provided),
+    `arrival_window(release_date)` the return_arrival_days one (None: not limited).
     """
     outcome = ReturnOutcome()
     lines_of: dict[tuple[int, int], list[dict[str, Any]]] = {}
@@ -57,7 +63,9 @@ def judge_returns(
     for ret in ordered:
         where = (ret["_file"], ret["_node"])
         key = (ret["agent_code"] or "", ret["cop_no"])
-        refusal = _refusal(ret, decisions.get(key), window)
+        refusal = _refusal(ret, decisions.get(key), window) or _late_goods(
+            ret, decisions[key], arrival_window
+        )
         if refusal is not None:
             outcome.answers[where] = (REFUSED, [refusal])
             continue
@@ -137,15 +145,51 @@ def _refusal(
     return None
 
 
+def _late_goods(
+    ret: dict[str, Any], decision: dict[str, Any], window: Callable[[dt.date], int | None]
+) -> tuple[str, str] | None:
+    """The goods must be back at the supervision site within `return_arrival_days` of the
+    release (45 days, GACC Announcement 2018 No. 194). Their arrival is the return's
+    `arrivalTime` (cbec's addition to CEB625), else the application's own time."""
+    released = decision["decided_at"]
+    days = window(released.date())
+    arrived = ret.get("arrival_time") or ret["app_time"]
+    if days is None or arrived is None or arrived <= released + dt.timedelta(days=days):
+        return None
+    return (
+        "goods_back_too_late",
+        f"the goods were back on {arrived:%Y-%m-%d %H:%M}, more than {days} days after the "
+        f"release on {released:%Y-%m-%d %H:%M}: no tax relief, no allowance back",
+    )
+
+
 def judge_cancellations(
-    cancellations: list[dict[str, Any]], decisions: dict[tuple[str, str], dict[str, Any]]
-) -> dict[tuple[int, int], Answer]:
-    """Every cancellation refused with why: in the batch path a declaration list is decided when
-    it is cleared, so there is never one waiting that a cancellation could withdraw."""
-    answers: dict[tuple[int, int], Answer] = {}
-    for cancel in cancellations:
+    cancellations: list[dict[str, Any]],
+    decisions: dict[tuple[str, str], dict[str, Any]],
+    outcome: ReturnOutcome,
+) -> None:
+    """Each cancellation into `outcome`: accepted for a list held for review (300, not released:
+    its stock, allowance and yearly quantities are given back and it is closed, 899), refused
+    with why otherwise (released: return instead; rejected or closed: nothing to cancel)."""
+    answers = outcome.answers
+    done: set[tuple[str, str]] = set()
+    ordered = sorted(
+        cancellations, key=lambda c: (c["app_time"] or dt.datetime.min, c["guid"] or "")
+    )
+    for cancel in ordered:
         where = (cancel["_file"], cancel["_node"])
-        decision = decisions.get((cancel["agent_code"] or "", cancel["cop_no"]))
+        key = (cancel["agent_code"] or "", cancel["cop_no"])
+        decision = decisions.get(key)
+        if decision is not None and decision["status"] == HELD and key not in done:
+            done.add(key)
+            outcome.cancelled.append(
+                {"agent_code": key[0], "cop_no": key[1], "cancelled_at": cancel["app_time"]}
+            )
+            answers[where] = (
+                ACCEPTED,
+                [("cancel_accepted", "withdrawn before release: stock and allowance given back")],
+            )
+            continue
         if decision is None:
             reason = ("unknown_declaration", f"no declaration list {cancel['cop_no']} is known")
         elif decision["status"] == RELEASED:
@@ -156,7 +200,6 @@ def judge_cancellations(
         else:
             reason = (
                 "already_rejected",
-                f"rejected (status {decision['status']}): nothing to cancel",
+                f"rejected or closed (status {decision['status']}): nothing to cancel",
             )
         answers[where] = (REFUSED, [reason])
-    return answers

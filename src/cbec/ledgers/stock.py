@@ -97,14 +97,15 @@ def judge_stock(rows: Mapping[str, list[Any]]) -> list[bool]:
     return verdicts
 
 
-def releases(wanted: ir.Table, released: ir.Table) -> ir.Table:
-    """Stock taken out by the released bonded declarations, one negative row per line."""
+def releases(wanted: ir.Table, released: ir.Table, kind: str = "release") -> ir.Table:
+    """Stock taken out by the released bonded declarations, one negative row per line (kind
+    `held`: kept for a declaration held for review, which keeps its stock while held)."""
     out = wanted.semi_join(released, ["agent_code", "cop_no"])
     return out.select(
         "ems_no",
         "item_record_no",
         qty=(-out.qty).cast(QTY),
-        kind=ibis.literal("release"),
+        kind=ibis.literal(kind),
         source_code=out.agent_code,
         cop_no=out.cop_no,
         gnum=out.gnum,

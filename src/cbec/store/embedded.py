@@ -59,6 +59,16 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS export_decisions (
         agent_code VARCHAR, cop_no VARCHAR, order_no VARCHAR, invt_no VARCHAR, status INTEGER,
         reasons VARCHAR[], decided_at TIMESTAMP, customs_code VARCHAR, batch_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS quantity_ledger (
+        buyer_id_number VARCHAR, year INTEGER, tariff_line VARCHAR, agent_code VARCHAR,
+        cop_no VARCHAR, gnum INTEGER, qty DECIMAL(18,5), entry_time TIMESTAMP, kind VARCHAR,
+        batch_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS guarantees (
+        assure_code VARCHAR PRIMARY KEY, amount DECIMAL(18,2), registered_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS tax_payments (
+        tax_no VARCHAR PRIMARY KEY, agent_code VARCHAR, cop_no VARCHAR, assure_code VARCHAR,
+        tax_paid DECIMAL(18,2), late_fee DECIMAL(18,2), paid_at TIMESTAMP,
+        recorded_at TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS invt_serials (
         customs_code VARCHAR, year INTEGER, last_serial BIGINT,
         PRIMARY KEY (customs_code, year))""",
@@ -109,6 +119,11 @@ class Batch:
     export_rows: dict[str, str] = field(default_factory=dict)
     # Risk decisions of the admitted declarations (cbec.risk.scoring.RISK_DECISION), a table.
     risk: str | None = None
+
+    # Per-person yearly quantities of limited goods: admitted lines in, returned lines out.
+    quantities: str | None = None
+    # Held lists withdrawn by a cancellation (agent_code, cop_no, cancelled_at), a table when any.
+    cancelled: str | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -170,24 +185,27 @@ class Store:
     def used_allowance(self) -> ir.Table:
         return limits.used_allowance(self.con.table("allowance_ledger"))
 
-    def released_lists(self, assure_code: str, start: dt.date, end: dt.date) -> pa.Table:
+    def released_lists(self, assure_code: str | None, start: dt.date, end: dt.date) -> pa.Table:
         """Declaration lists released in [start, end) whose withholding agent is `assure_code`,
-        with their tax assessed (`tax_total`) and the tax of their returned lines."""
+        with their tax assessed (`tax_total`), the tax of their returned lines and their payment
+        (`tax_payments`), when paid."""
         paths = self.document_paths("inventories")
         if not paths:
             return pa.table({name: [] for name in _RELEASED_COLUMNS})
         return self.con.con.sql(
-            _RELEASED_LISTS, params=[start, end, paths, assure_code]
+            _RELEASED_LISTS, params=[start, end, paths, assure_code, assure_code]
         ).to_arrow_table()
 
     def stock(self, ems_no: str | None = None) -> pa.Table:
-        """Stock per account book and item record: entered, released, returned, on hand."""
+        """Stock per account book and item record: entered, released, returned, held (kept by
+        declarations held for review), on hand."""
         where = "WHERE ems_no = ?" if ems_no else ""
         return self.con.con.sql(
             "SELECT ems_no, item_record_no, "
             "sum(qty) FILTER (WHERE kind = 'entry') AS entered, "
             "-sum(qty) FILTER (WHERE kind = 'release') AS released, "
             "sum(qty) FILTER (WHERE kind = 'return') AS returned, "
+            "-sum(qty) FILTER (WHERE kind IN ('held', 'cancel')) AS held, "
             f"sum(qty) AS on_hand FROM stock_ledger {where} "
             "GROUP BY ALL ORDER BY ems_no, item_record_no",
             params=[ems_no] if ems_no else None,
@@ -282,6 +300,16 @@ class Store:
                         f"cop_no, value, entry_time, 'returned', '{batch.batch_id}' "
                         f"FROM {batch.ledger_returns}"
                     )
+                if batch.quantities is not None:
+                    raw.execute(
+                        "INSERT INTO quantity_ledger SELECT buyer_id_number, year, tariff_line, "
+                        f"agent_code, cop_no, gnum, qty, entry_time, kind, '{batch.batch_id}' "
+                        f"FROM {batch.quantities}"
+                    )
+                if batch.cancelled is not None:
+                    from cbec.store.ledgers import commit_cancellations
+
+                    commit_cancellations(raw, batch.cancelled, batch.batch_id)
                 if batch.export_decisions is not None:
                     insert_export_rows(
                         raw, {"export_decisions": batch.export_decisions}, batch.batch_id
@@ -361,15 +389,18 @@ WITH released AS (
     FROM read_parquet(?)
 ), returned AS (
     SELECT agent_code, cop_no,
-           sum(customs_tax + value_added_tax + consumption_tax) AS tax_returned
+           sum(customs_tax + value_added_tax + consumption_tax) AS tax_returned,
+           max(returned_at) AS returned_at
     FROM returned_lines GROUP BY ALL
 )
 SELECT r.invt_no, r.cop_no, r.order_no, a.assure_code, r.decided_at, r.tax_total,
-       coalesce(t.tax_returned, 0) AS tax_returned
+       coalesce(t.tax_returned, 0) AS tax_returned, t.returned_at, r.agent_code,
+       p.paid_at, p.tax_paid, p.late_fee AS late_fee_paid
 FROM released r
 JOIN agents a USING (agent_code, cop_no)
 LEFT JOIN returned t USING (agent_code, cop_no)
-WHERE a.assure_code = ?
+LEFT JOIN tax_payments p USING (agent_code, cop_no)
+WHERE a.assure_code = ? OR CAST(? AS VARCHAR) IS NULL
 ORDER BY r.decided_at, r.invt_no
 """
 _RELEASED_COLUMNS = (
@@ -380,6 +411,11 @@ _RELEASED_COLUMNS = (
     "decided_at",
     "tax_total",
     "tax_returned",
+    "returned_at",
+    "agent_code",
+    "paid_at",
+    "tax_paid",
+    "late_fee_paid",
 )
 
 # Stock taken out by the ledger against what the released bonded lists declared (qty1, else qty).
