@@ -1,4 +1,5 @@
-"""Inspection rate and hit rate, from what the risk selection and the inspectors recorded.
+"""Inspection rate, hit rate and tax collected, from what the risk selection, the inspectors
+and the withholding agents recorded.
 
 On a copy of the hand-checked store (conftest.py), the risk tables say: B1 and B2 were selected
 for inspection (500); B1's inspection found nothing, B2's found undervalued goods; B4 was held
@@ -60,5 +61,25 @@ def test_inspection_rate_and_hit_rate(stats_store: StatsStore, tmp_path: Path) -
         year_2023 = Period.parse("2023")
         earlier = operations(source, year_2023.start, year_2023.end)
         assert earlier.inspection_rate == 0.0 and earlier.inspection_hit_rate is None
+    finally:
+        store.close()
+
+
+def test_tax_collected_is_what_the_agents_paid(stats_store: StatsStore, tmp_path: Path) -> None:
+    """B1 (tax 18.20) is paid with a late fee of 0.09; B2 (78.28) is not paid yet: June's tax
+    collected is 18.20 of the 96.48 assessed, with 0.09 in late fees."""
+    store = Store(_copy(stats_store, tmp_path))
+    try:
+        raw = store.con.con
+        (agent,) = raw.sql("SELECT agent_code FROM decisions WHERE cop_no = 'B1'").fetchall()[0]
+        raw.execute(
+            "INSERT INTO tax_payments VALUES ('T1', ?, 'B1', 'A', 18.20, 0.09, "
+            "'2024-07-21 10:00:00', '2024-07-21 10:00:00')",
+            [agent],
+        )
+        june = Period.parse("2024-06")
+        ops = operations(Facts(store), june.start, june.end)
+        assert str(ops.tax_total) == "96.48"
+        assert (str(ops.tax_collected), str(ops.late_fees)) == ("18.20", "0.09")
     finally:
         store.close()

@@ -92,6 +92,8 @@ FACT_COLUMNS = (
     "ebp_code",
     "selected_for_inspection",
     "inspection_found",
+    "tax_collected",
+    "late_fees",
 )
 
 
@@ -194,6 +196,7 @@ def declarations(store: Store, reference: Reference) -> ir.Table:
         distinct=False,
     )
     facts = _with_inspections(store, facts)
+    facts = _with_payments(store, facts)
     facts = _with_zone(facts, reference)
     facts = _with_customs(facts, reference)
     provinces = ibis.memtable(reference.provinces).select(_p_code="code", province_name="name_en")
@@ -238,6 +241,23 @@ def _with_inspections(store: Store, facts: ir.Table) -> ir.Table:
         selected_for_inspection=joined._s_cop.notnull() & ~exported,
         inspection_found=ibis.ifelse(exported, ibis.null("boolean"), joined._found),
     ).drop("_s_agent", "_s_cop", "_o_agent", "_o_cop", "_found")
+
+
+def _with_payments(store: Store, facts: ir.Table) -> ir.Table:
+    """Adds `tax_collected` and `late_fees`: what the withholding agent paid on the declaration's
+    tax bills (`cbec tax pay`, the store's `tax_payments`); 0 while nothing is paid."""
+    payments = store.table("tax_payments")
+    paid = payments.group_by(_p_agent=payments.agent_code, _p_cop=payments.cop_no).aggregate(
+        _tax=payments.tax_paid.sum(), _fee=payments.late_fee.sum()
+    )
+    joined = facts.left_join(
+        paid, (facts.agent_code == paid._p_agent) & (facts.cop_no == paid._p_cop)
+    )
+    zero = ibis.literal(0).cast(MONEY)
+    return joined.mutate(
+        tax_collected=joined._tax.cast(MONEY).fill_null(zero),
+        late_fees=joined._fee.cast(MONEY).fill_null(zero),
+    ).drop("_p_agent", "_p_cop", "_tax", "_fee")
 
 
 def _with_zone(facts: ir.Table, reference: Reference) -> ir.Table:

@@ -234,6 +234,8 @@ class Operations:
     selected: int = 0  # selected for inspection by the risk selection, whatever came of it
     inspections_recorded: int = 0  # selected declarations whose inspection result is recorded
     inspections_found: int = 0  # ... of which the inspection found something
+    tax_collected: Decimal = Decimal("0.00")  # paid on the bills of these declarations
+    late_fees: Decimal = Decimal("0.00")  # late fees paid with it
 
     @property
     def rejection_rate(self) -> float | None:
@@ -280,6 +282,8 @@ def operations(
             selected=rows.selected_for_inspection.cast("int64").sum(),
             recorded=rows.inspection_found.notnull().cast("int64").sum(),
             found=rows.inspection_found.fill_null(False).cast("int64").sum(),
+            tax_collected=rows.tax_collected.sum(),
+            late_fees=rows.late_fees.sum(),
             p50=seconds.quantile(0.50),
             p95=seconds.quantile(0.95),
             p99=seconds.quantile(0.99),
@@ -326,6 +330,8 @@ def operations(
         selected=int(totals["selected"] or 0),
         inspections_recorded=int(totals["recorded"] or 0),
         inspections_found=int(totals["found"] or 0),
+        tax_collected=totals["tax_collected"] or money,
+        late_fees=totals["late_fees"] or money,
     )
 
 

@@ -231,7 +231,10 @@ def _operations_rows(ops: Operations) -> list[tuple[str, str]]:
             f"{_percent(ops.inspection_hit_rate)} ({ops.inspections_found:,} found in "
             f"{ops.inspections_recorded:,} inspections recorded)",
         ),
-        ("tax collected", "n/a (tax payments are not recorded yet)"),
+        (
+            "tax collected (CNY)",
+            f"{money(ops.tax_collected)} (and {money(ops.late_fees)} in late fees)",
+        ),
     ]
 
 

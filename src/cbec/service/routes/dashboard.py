@@ -246,6 +246,8 @@ def summary(source: Facts, period: Period) -> dict[str, Any]:
                 "value_added_tax": ops.value_added_tax,
                 "consumption_tax": ops.consumption_tax,
                 "tax_total": ops.tax_total,
+                "tax_collected": ops.tax_collected,
+                "late_fees": ops.late_fees,
             }
         ),
         "headline": _headline(figures),
