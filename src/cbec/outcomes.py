@@ -95,10 +95,19 @@ def read_outcomes(path: Path) -> list[Outcome]:
     else:
         reader = csv.DictReader(text.splitlines())
         rows = [{"_row": n, **r} for n, r in enumerate(reader, start=2)]
+    return outcomes_from_rows(rows, str(path), problems)
+
+
+def outcomes_from_rows(
+    rows: list[dict[str, Any]], source: str, problems: list[str] | None = None
+) -> list[Outcome]:
+    """The outcomes of `rows` (each with its `_row` number in `source`), checked; raises
+    OutcomeError with every problem (those of `problems` first)."""
+    problems = [] if problems is None else problems
     outcomes: list[Outcome] = []
     seen: set[tuple[str, str]] = set()
     for row in rows:
-        where = f"{path}, row {row['_row']}"
+        where = f"{source}, row {row['_row']}"
         outcome = _outcome(row, where, problems)
         if outcome is None:
             continue
@@ -108,7 +117,7 @@ def read_outcomes(path: Path) -> list[Outcome]:
         seen.add(key)
         outcomes.append(outcome)
     if not rows and not problems:
-        problems.append(f"{path}: no outcome rows")
+        problems.append(f"{source}: no outcome rows")
     if problems:
         raise OutcomeError(problems)
     return outcomes

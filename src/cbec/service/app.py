@@ -15,7 +15,15 @@ from cbec.service import auth, intake, masking
 from cbec.service.batcher import Batcher
 from cbec.service.deps import ReceiptSignal, Service
 from cbec.service.metrics import Metrics
-from cbec.service.routes import admin, dashboard, declarations, health, messages, receipts
+from cbec.service.routes import (
+    admin,
+    dashboard,
+    declarations,
+    health,
+    messages,
+    outcomes,
+    receipts,
+)
 from cbec.service.settings import Settings
 from cbec.store.embedded import Store
 
@@ -70,7 +78,7 @@ def create_app(service: Service, run_batcher: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
-    for module in (messages, receipts, declarations, health, admin, dashboard):
+    for module in (messages, receipts, declarations, health, admin, outcomes, dashboard):
         app.include_router(module.router)
 
     @app.exception_handler(auth.Refusal)
