@@ -325,11 +325,12 @@ def _reject(con: Any, decision: dict[str, Any], when: dt.datetime) -> None:
         "WHERE agent_code = ? AND cop_no = ? AND kind = 'admitted'",
         [when, *key],
     )
-    # The stock the held declaration took goes back (a release reversed).
+    # The stock the held declaration took goes back (a release reversed; a list held for the
+    # guarantee kept its stock as `held`).
     con.execute(
         "INSERT INTO stock_ledger SELECT ems_no, item_record_no, -qty, kind, source_code, cop_no, "
         "gnum, ?, batch_id FROM stock_ledger "
-        "WHERE source_code = ? AND cop_no = ? AND kind = 'release'",
+        "WHERE source_code = ? AND cop_no = ? AND kind IN ('release', 'held')",
         [when, *key],
     )
 
@@ -341,6 +342,12 @@ def _release(con: Any, outcome: Outcome, key: tuple[str, str], when: dt.datetime
         "value_added_tax = value_added_tax + ?, consumption_tax = consumption_tax + ?, "
         "tax_total = tax_total + ? WHERE agent_code = ? AND cop_no = ?",
         [RELEASED, when, *extra, sum(extra, Decimal(0)), *key],
+    )
+    # A list held for the guarantee kept its stock as `held`: released, it is a release.
+    con.execute(
+        "UPDATE stock_ledger SET kind = 'release' WHERE source_code = ? AND cop_no = ? "
+        "AND kind = 'held'",
+        list(key),
     )
 
 

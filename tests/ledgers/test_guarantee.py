@@ -65,7 +65,8 @@ def test_a_declaration_beyond_the_remaining_guarantee_is_held(tmp_path: Path, ru
     status = {cop: d["status"] for cop, d in decided.items()}
     assert status == {"G1": 800, "G2": 300, "G3": 800, "G4": 300}
     assert decided["G2"]["reasons"] == ["guarantee_insufficient"]
-    assert decided["G2"]["tax_total"] == Decimal("0.00")  # held: no bill yet
+    # Held, its tax is assessed (the reviewer sees it); its bill comes only with its release.
+    assert decided["G2"]["tax_total"] == Decimal("364.00")
     store = Store(db)
     try:
         table = ledgers.guarantees(store).to_pylist()

@@ -75,6 +75,8 @@ def spark_session(
     builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
+        # The driver plans every stage of a wide pipeline: 1 GB (Spark's default) is not enough.
+        .config("spark.driver.memory", os.environ.get("CBEC_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.parquet.inferTimestampNTZ.enabled", "true")
         # Ibis compiles for Spark's non-ANSI semantics (as DuckDB's TRY casts).
