@@ -29,6 +29,13 @@ from cbec.store.embedded import Store
 
 pytestmark = pytest.mark.skipif(not java_available(), reason="Spark needs Java 17")
 
+# Clearing whole days on Spark takes minutes of planning per stage on one machine (issue 9's
+# open work): the two comparisons run when CBEC_SPARK_FULL=1 is set, not in the default suite.
+full = pytest.mark.skipif(
+    os.environ.get("CBEC_SPARK_FULL") != "1",
+    reason="set CBEC_SPARK_FULL=1 to clear whole days on Spark (slow on one machine)",
+)
+
 # A day with injected defects and buyers at their annual limit, then a small one sharing its
 # buyers (same seed). Spark's cost on one machine is its fixed cost per stage (planning, jobs),
 # so the suite clears 10,000 parcels; bench/spark.py compares larger days (BENCHMARKS.md).
@@ -103,6 +110,7 @@ def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
     return table.sort_by([(k, "ascending") for k in keys])
 
 
+@full
 def test_every_decision_and_tax_line_is_the_same(both: tuple[Run, Run]) -> None:
     on_duckdb, on_spark = both
     for duck_out, spark_out in zip(on_duckdb.outs, on_spark.outs, strict=True):
@@ -119,6 +127,7 @@ def test_every_decision_and_tax_line_is_the_same(both: tuple[Run, Run]) -> None:
     assert {"over_annual_limit", "over_single_limit", "payment_missing"} <= reasons
 
 
+@full
 def test_the_store_records_the_same_on_both_engines(both: tuple[Run, Run]) -> None:
     on_duckdb, on_spark = both
     queries = {
