@@ -85,7 +85,7 @@ def _write_day(
                         buyer_id=p["buyer"])
         )  # fmt: skip
     write_jsonl(folder / "docs", merge(*parts))
-    released = [d for d in decided if d["status"] in (800, 300) and d["invt_no"]]
+    released = [d for d in decided if d["status"] in (800, 300, 500) and d["invt_no"]]
     for n, a in enumerate(plan["after"]):
         if not released:
             break
@@ -167,7 +167,7 @@ def _allowance_is_admitted_less_returned(con: duckdb.DuckDBPyConnection) -> None
             "SELECT d.buyer_id_number, year(d.decl_time), sum(d.dutiable_value - CASE "
             "WHEN b.n IS NULL THEN 0 WHEN b.n = l.n THEN d.dutiable_value ELSE b.part END) "
             "FROM decisions d LEFT JOIN back b USING (agent_code, cop_no) "
-            "LEFT JOIN lines l USING (agent_code, cop_no) WHERE d.status IN (800, 300) "
+            "LEFT JOIN lines l USING (agent_code, cop_no) WHERE d.status IN (800, 300, 500) "
             "GROUP BY ALL"
         ).fetchall()
     )
@@ -177,16 +177,21 @@ def _allowance_is_admitted_less_returned(con: duckdb.DuckDBPyConnection) -> None
 
 def _tax_due_is_released_less_returned(con: duckdb.DuckDBPyConnection) -> None:
     """Tax due (the bills of released lists) = the tax lines of released lists less those of
-    returned lines; held and rejected lists owe nothing."""
-    due, lines, returned, held = con.execute(
+    returned lines; a held list (300, 500) carries its assessed tax, with its lines, but has no
+    bill until released; rejected and cancelled lists carry none."""
+    due, lines, returned, held, held_lines, other = con.execute(
         "SELECT (SELECT coalesce(sum(tax_total), 0) FROM decisions WHERE status = 800), "
-        "(SELECT coalesce(sum(customs_tax + value_added_tax + consumption_tax), 0) "
-        "FROM tax_lines), "
+        "(SELECT coalesce(sum(t.customs_tax + t.value_added_tax + t.consumption_tax), 0) "
+        "FROM tax_lines t JOIN decisions d USING (agent_code, cop_no) WHERE d.status = 800), "
         "(SELECT coalesce(sum(customs_tax + value_added_tax + consumption_tax), 0) "
         "FROM returned_lines), "
-        "(SELECT coalesce(sum(tax_total), 0) FROM decisions WHERE status <> 800)"
+        "(SELECT coalesce(sum(tax_total), 0) FROM decisions WHERE status IN (300, 500)), "
+        "(SELECT coalesce(sum(t.customs_tax + t.value_added_tax + t.consumption_tax), 0) "
+        "FROM tax_lines t JOIN decisions d USING (agent_code, cop_no) "
+        "WHERE d.status IN (300, 500)), "
+        "(SELECT coalesce(sum(tax_total), 0) FROM decisions WHERE status NOT IN (300, 500, 800))"
     ).fetchall()[0]
-    assert due == lines and held == 0
+    assert due == lines and held == held_lines and other == 0
     assert returned <= due
     paid = con.execute(
         "SELECT count(*) FROM tax_payments p JOIN returned_lines r USING (agent_code, cop_no)"
