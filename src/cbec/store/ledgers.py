@@ -142,7 +142,7 @@ def record_payments(store: Store, accepted: list[dict[str, Any]], when: dt.datet
 
 def commit_cancellations(raw: Any, cancelled: str, batch_id: str) -> None:
     """Inside a batch's transaction: the held lists of the table `cancelled` give back what they
-    kept (allowance, stock, yearly quantities) and are closed (899)."""
+    kept (allowance, stock, yearly quantities) and are closed (899), with no tax."""
     for statement in _CANCELLATION:
         raw.execute(statement.format(cancelled=cancelled, batch=batch_id))
 
@@ -157,7 +157,9 @@ _CANCELLATION = (
     "INSERT INTO quantity_ledger SELECT q.buyer_id_number, q.year, q.tariff_line, q.agent_code, "
     "q.cop_no, q.gnum, -q.qty, c.cancelled_at, 'cancelled', '{batch}' FROM quantity_ledger q "
     "JOIN {cancelled} c USING (agent_code, cop_no) WHERE q.kind = 'admitted'",
-    "UPDATE decisions SET status = 899 FROM {cancelled} c "
+    # A closed list owes nothing: its assessed tax goes with it (it never had a bill).
+    "UPDATE decisions SET status = 899, customs_tax = 0, value_added_tax = 0, "
+    "consumption_tax = 0, tax_total = 0 FROM {cancelled} c "
     "WHERE decisions.agent_code = c.agent_code AND decisions.cop_no = c.cop_no "
     "AND decisions.status = 300",
 )
