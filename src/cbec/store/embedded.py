@@ -26,47 +26,10 @@ import pyarrow.parquet as pq
 from cbec.documents.schemas import DECISION, TAX_LINE
 from cbec.enterprises import Enterprise, check_code, check_roles
 from cbec.store import DEFAULT_MEMORY_LIMIT
+from cbec.store.migrations import LATEST, upgrade_duckdb
 
-SCHEMA_VERSION = 1
-
-_DDL = (
-    """CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS decisions (
-        agent_code VARCHAR, cop_no VARCHAR, order_no VARCHAR, invt_no VARCHAR, status INTEGER,
-        reasons VARCHAR[], dutiable_value DECIMAL(18,2), customs_tax DECIMAL(18,2),
-        value_added_tax DECIMAL(18,2), consumption_tax DECIMAL(18,2), tax_total DECIMAL(18,2),
-        buyer_id_number VARCHAR, decl_time TIMESTAMP, decided_at TIMESTAMP, trade_mode VARCHAR,
-        customs_code VARCHAR, batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS tax_lines (
-        agent_code VARCHAR, cop_no VARCHAR, gnum INTEGER, gcode VARCHAR, tax_price DECIMAL(18,2),
-        customs_tax DECIMAL(18,2), value_added_tax DECIMAL(18,2), consumption_tax DECIMAL(18,2),
-        batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS allowance_ledger (
-        buyer_id_number VARCHAR, year INTEGER, agent_code VARCHAR, cop_no VARCHAR,
-        value DECIMAL(18,2), entry_time TIMESTAMP, kind VARCHAR, batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS returned_lines (
-        agent_code VARCHAR, cop_no VARCHAR, gnum INTEGER, tax_price DECIMAL(18,2),
-        customs_tax DECIMAL(18,2), value_added_tax DECIMAL(18,2), consumption_tax DECIMAL(18,2),
-        returned_at TIMESTAMP, return_guid VARCHAR, batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS stock_ledger (
-        ems_no VARCHAR, item_record_no VARCHAR, qty DECIMAL(18,5), kind VARCHAR,
-        source_code VARCHAR, cop_no VARCHAR, gnum INTEGER, entry_time TIMESTAMP,
-        batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS export_decisions (
-        agent_code VARCHAR, cop_no VARCHAR, order_no VARCHAR, invt_no VARCHAR, status INTEGER,
-        reasons VARCHAR[], decided_at TIMESTAMP, customs_code VARCHAR, batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS invt_serials (
-        customs_code VARCHAR, year INTEGER, last_serial BIGINT,
-        PRIMARY KEY (customs_code, year))""",
-    """CREATE TABLE IF NOT EXISTS document_files (
-        stem VARCHAR, path VARCHAR, sha256 VARCHAR, rows BIGINT, batch_id VARCHAR,
-        PRIMARY KEY (stem, sha256))""",
-    """CREATE TABLE IF NOT EXISTS batches (
-        batch_id VARCHAR PRIMARY KEY, declarations BIGINT, committed_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS enterprises (
-        code VARCHAR PRIMARY KEY, name VARCHAR, roles VARCHAR[], cert_pem VARCHAR,
-        api_key_sha256 VARCHAR, disabled BOOLEAN NOT NULL DEFAULT false, created_at TIMESTAMP)""",
-)
+# The schema is created and upgraded by the versioned migrations (`cbec.store.migrations`).
+SCHEMA_VERSION = LATEST
 
 
 class StoreError(Exception):
@@ -103,6 +66,66 @@ class Batch:
     export_decisions: str | None = None
 
 
+def batch_rows(batch: Batch) -> list[tuple[str, tuple[str, ...], str]]:
+    """Each store table the batch adds rows to: its columns, and the query (on the compute
+    connection) giving the rows. One list for every store, so that they store the same rows."""
+    b = batch.batch_id
+    decision = (*DECISION.schema.names, "batch_id")
+    tax_line = (*TAX_LINE.schema.names, "batch_id")
+    ledger = ("buyer_id_number", "year", "agent_code", "cop_no", "value", "entry_time")
+    stock_move = ("ems_no", "item_record_no", "qty", "kind", "source_code", "cop_no", "gnum")
+    returned = (
+        *("agent_code", "cop_no", "gnum", "tax_price", "customs_tax", "value_added_tax"),
+        *("consumption_tax", "returned_at", "return_guid"),
+    )
+    export = (
+        *("agent_code", "cop_no", "order_no", "invt_no", "status", "reasons", "decided_at"),
+        "customs_code",
+    )
+
+    def select(columns: tuple[str, ...], source: str, *extra: str) -> str:
+        return f"SELECT {', '.join((*columns, *extra))} FROM {source}"
+
+    rows = [
+        ("decisions", decision, select(decision[:-1], batch.decisions, f"'{b}'")),
+        ("tax_lines", tax_line, select(tax_line[:-1], batch.tax_lines, f"'{b}'")),
+        (
+            "allowance_ledger",
+            (*ledger, "kind", "batch_id"),
+            select(ledger, batch.ledger, "'admitted'", f"'{b}'"),
+        ),
+        (
+            "invt_serials",
+            ("customs_code", "year", "last_serial"),
+            f"SELECT customs_code, year, last_serial FROM {batch.serials}",
+        ),
+    ]
+    if batch.stock is not None:
+        stock_columns = (*stock_move, "entry_time", "batch_id")
+        rows.append(
+            ("stock_ledger", stock_columns, select(stock_columns[:-1], batch.stock, f"'{b}'"))
+        )
+    if batch.returned_lines is not None:
+        returned_columns = (*returned, "batch_id")
+        rows.append(
+            ("returned_lines", returned_columns, select(returned, batch.returned_lines, f"'{b}'"))
+        )
+    if batch.ledger_returns is not None:
+        rows.append(
+            (
+                "allowance_ledger",
+                (*ledger, "kind", "batch_id"),
+                select(ledger, batch.ledger_returns, "'returned'", f"'{b}'"),
+            )
+        )
+    if batch.export_decisions is not None:
+        export_columns = (*export, "batch_id")
+        rows.append(
+            ("export_decisions", export_columns, select(export, batch.export_decisions, f"'{b}'"))
+        )
+    return rows
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -127,12 +150,7 @@ class Store:
             self.con = ibis.duckdb.connect(str(path), **config)
             # cbec draws its own progress bar; DuckDB's would interleave with it.
             self.con.raw_sql("SET enable_progress_bar = false")
-            for statement in _DDL:
-                self.con.raw_sql(statement)
-            self.con.con.execute(
-                "INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)",
-                [str(SCHEMA_VERSION)],
-            )
+            upgrade_duckdb(self.con.con)  # an embedded store has one process: upgrade on open
         except Exception as exc:  # duckdb raises several types; all mean the same to the user
             raise StoreError(
                 f"cannot open the store {path}: {exc}. Check that the folder is writable and "
@@ -231,59 +249,23 @@ class Store:
                 path.unlink(missing_ok=True)
             raise
 
+    def refresh(self) -> None:
+        """Makes what other processes committed visible; one process owns an embedded store, so
+        there is nothing to do (the PostgreSQL store reads the batches it has not seen)."""
+
     def commit(self, batch: Batch) -> None:
         """Adds the batch's decisions, tax lines, ledger entries, serials and files, or nothing."""
         raw = self.con.con
         with self._copied(batch.files) as placed:
             raw.execute("BEGIN TRANSACTION")
             try:
-                decision_columns = ", ".join(DECISION.schema.names)
-                raw.execute(
-                    f"INSERT INTO decisions ({decision_columns}, batch_id) "
-                    f"SELECT {decision_columns}, '{batch.batch_id}' FROM {batch.decisions}"
-                )
-                tax_columns = ", ".join(TAX_LINE.schema.names)
-                raw.execute(
-                    f"INSERT INTO tax_lines ({tax_columns}, batch_id) "
-                    f"SELECT {tax_columns}, '{batch.batch_id}' FROM {batch.tax_lines}"
-                )
-                raw.execute(
-                    "INSERT INTO allowance_ledger SELECT buyer_id_number, year, agent_code, "
-                    "cop_no, "
-                    f"value, entry_time, 'admitted', '{batch.batch_id}' FROM {batch.ledger}"
-                )
-                raw.execute(
-                    "INSERT OR REPLACE INTO invt_serials SELECT customs_code, year, last_serial "
-                    f"FROM {batch.serials}"
-                )
-                if batch.stock is not None:
-                    raw.execute(
-                        "INSERT INTO stock_ledger SELECT ems_no, item_record_no, qty, kind, "
-                        f"source_code, cop_no, gnum, entry_time, '{batch.batch_id}' "
-                        f"FROM {batch.stock}"
-                    )
-                if batch.returned_lines is not None:
-                    raw.execute(
-                        "INSERT INTO returned_lines SELECT agent_code, cop_no, gnum, tax_price, "
-                        "customs_tax, value_added_tax, consumption_tax, returned_at, return_guid, "
-                        f"'{batch.batch_id}' FROM {batch.returned_lines}"
-                    )
-                if batch.ledger_returns is not None:
-                    raw.execute(
-                        "INSERT INTO allowance_ledger SELECT buyer_id_number, year, agent_code, "
-                        f"cop_no, value, entry_time, 'returned', '{batch.batch_id}' "
-                        f"FROM {batch.ledger_returns}"
-                    )
-                if batch.export_decisions is not None:
-                    raw.execute(
-                        "INSERT INTO export_decisions SELECT agent_code, cop_no, order_no, "
-                        "invt_no, status, reasons, decided_at, customs_code, "
-                        f"'{batch.batch_id}' FROM {batch.export_decisions}"
-                    )
-                for pending, relative, rows in placed:
+                for table, columns, rows in batch_rows(batch):
+                    verb = "INSERT OR REPLACE" if table == "invt_serials" else "INSERT"
+                    raw.execute(f"{verb} INTO {table} ({', '.join(columns)}) {rows}")
+                for pending, relative, rows_in_file in placed:
                     raw.execute(
                         "INSERT OR IGNORE INTO document_files VALUES (?, ?, ?, ?, ?)",
-                        [pending.stem, relative, pending.sha256, rows, batch.batch_id],
+                        [pending.stem, relative, pending.sha256, rows_in_file, batch.batch_id],
                     )
                 raw.execute(
                     "INSERT INTO batches VALUES (?, ?, current_timestamp)",
