@@ -19,6 +19,7 @@ from cbec.cli_output import console, errors, fail
 from cbec.cli_risk import risk_app
 from cbec.cli_serve import serve
 from cbec.cli_stats import report, simulate_history, stats
+from cbec.cli_store import StoreOption, store_app, target
 from cbec.cli_whatif import policy_diff, whatif
 from cbec.policy.errors import PolicyDataError
 from cbec.store import DEFAULT_MEMORY_LIMIT
@@ -39,6 +40,7 @@ app.add_typer(message_app, name="message")
 app.add_typer(tax_app, name="tax")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(risk_app, name="risk")
+app.add_typer(store_app, name="store")
 policy_app.command("diff")(policy_diff)
 app.command("whatif")(whatif)
 app.command("stats")(stats)
@@ -152,6 +154,7 @@ def clear(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for decisions and tax lines.")] = Path(
         "out"
     ),
@@ -195,7 +198,9 @@ def clear(
     from cbec.documents.reading import UnreadableInput
     from cbec.pipeline import NothingToClear, Policy
     from cbec.pipeline import clear as run
-    from cbec.store.embedded import Store, StoreError
+    from cbec.store import open_store
+    from cbec.store.embedded import StoreError
+    from cbec.store.postgres import retrying
 
     decision_time = None
     if as_of is not None:
@@ -215,7 +220,7 @@ def clear(
     except PolicyDataError as exc:
         raise fail(str(exc)) from None
     try:
-        store = Store(db, memory_limit=memory_limit)
+        store = open_store(target(db, store_url), memory_limit=memory_limit)
     except StoreError as exc:
         raise fail(str(exc)) from None
     started = time.perf_counter()
@@ -227,15 +232,18 @@ def clear(
             def advance(label: str) -> None:
                 bar.update(task, description=label, advance=1)
 
-            result = run(
-                folders,
+            result = retrying(  # again on fresh history if another process committed first
                 store,
-                out,
-                policy,
-                as_of=decision_time,
-                progress=advance,
-                require_signatures=require_signatures,
-                receipt_signer=signer,
+                lambda: run(
+                    folders,
+                    store,
+                    out,
+                    policy,
+                    as_of=decision_time,
+                    progress=advance,
+                    require_signatures=require_signatures,
+                    receipt_signer=signer,
+                ),
             )
             bar.update(task, completed=steps, description="done")
     except NothingToClear as exc:

@@ -137,6 +137,7 @@ def clear(
     files of CEB messages); write `out/decisions.parquet`, `out/tax_lines.parquet` and, for
     messages, their receipts under `out/receipts/`; commit what is new to `store`."""
     step = progress or (lambda _: None)
+    store.refresh()  # history as other processes left it (a PostgreSQL store is shared)
     con = store.con
 
     step("reading documents")
