@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from cbec.cli_output import console, fail
+from cbec.cli_store import StoreOption, target
 
 if TYPE_CHECKING:
     from cbec.store.embedded import Store
@@ -45,6 +46,7 @@ def tax_bills(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="Status and late fees on this date (default today)."),
@@ -64,7 +66,7 @@ def tax_bills(
         raise fail(str(exc)) from None
     if output not in FORMATS or (output != "table" and out is None):
         _write(pa.table({}), output, out)  # the same clear error as the other commands
-    store = _open(db)
+    store = _open(db, store_url)
     try:
         released = store.released_lists(agent, start, end)
     finally:
@@ -128,13 +130,15 @@ def _print(table: object, agent: str, period: str, day: dt.date) -> None:
     console.print(view)
 
 
-def _open(db: Path) -> Store:
-    from cbec.store.embedded import Store, StoreError
+def _open(db: Path, url: str | None = None) -> Store:
+    from cbec.store import open_store
+    from cbec.store.embedded import StoreError
 
-    if not db.exists():
-        raise fail(f"{db}: no such store; clear some declarations first (cbec clear)")
+    chosen = target(db, url)
+    if isinstance(chosen, Path) and not chosen.exists():
+        raise fail(f"{chosen}: no such store; clear some declarations first (cbec clear)")
     try:
-        return Store(db)
+        return open_store(chosen)
     except StoreError as exc:
         raise fail(str(exc)) from None
 
@@ -162,6 +166,7 @@ def warehouse_stock(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
     ems_no: Annotated[
         str | None, typer.Option("--ems-no", help="One bonded account book only.")
     ] = None,
@@ -169,7 +174,7 @@ def warehouse_stock(
     out: Annotated[Path | None, typer.Option("--out", help="File for csv or parquet.")] = None,
 ) -> None:
     """Stock per account book and item record: entered (CEB711), released, returned, on hand."""
-    store = _open(db)
+    store = _open(db, store_url)
     try:
         table = store.stock(ems_no)
     finally:
@@ -191,10 +196,11 @@ def warehouse_reconcile(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
 ) -> None:
     """Check the stock ledger against the released bonded declarations: the quantity released
     per item must equal what their lines declared. Exit status 1 if any item differs."""
-    store = _open(db)
+    store = _open(db, store_url)
     try:
         table = store.stock_reconciliation()
     finally:

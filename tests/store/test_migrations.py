@@ -26,13 +26,13 @@ _V1_ROWS = (
     "INSERT INTO allowance_ledger VALUES ('B1', 2024, 'A1', 'C1', 100.50, "
     "TIMESTAMP '2024-06-15 10:00:00', 'admitted', 'b1')",
     "INSERT INTO invt_serials VALUES ('5141', 2024, 1)",
-    "INSERT INTO enterprises VALUES ('3301960001', 'Shop', ['ebc'], NULL, NULL, false, "
+    "INSERT INTO enterprises VALUES ('3301960001', 'Shop', ['ecommerce'], NULL, NULL, false, "
     "TIMESTAMP '2024-01-01 00:00:00')",
     "INSERT INTO batches VALUES ('b1', 1, TIMESTAMP '2024-06-15 10:00:01')",
 )
 _PG_ROWS = tuple(
     row.replace("['over_annual_limit']", "ARRAY['over_annual_limit']").replace(
-        "['ebc']", "ARRAY['ebc']"
+        "['ecommerce']", "ARRAY['ecommerce']"
     )
     for row in _V1_ROWS
 )
@@ -132,7 +132,7 @@ def test_an_old_postgresql_store_is_upgraded_and_keeps_its_data(pg_url: str) -> 
         ).fetchall()
         _kept(rows)
         assert [e.code for e in store.enterprises()] == ["3301960001"]
-        assert store.enterprises()[0].roles == ("ebc",)
+        assert store.enterprises()[0].roles == ("ecommerce",)
     finally:
         store.close()
 

@@ -307,6 +307,14 @@ class Store:
         rows = self.con.con.execute(f"{_ENTERPRISE_QUERY} WHERE code = ?", [code]).fetchall()
         return _enterprise(rows[0]) if rows else None
 
+    def set_api_key(self, code: str, api_key_sha256: str) -> bool:
+        """Keeps the SHA-256 of an enterprise's new API key; False for an unknown code."""
+        found = self.con.con.execute(
+            "UPDATE enterprises SET api_key_sha256 = ? WHERE code = ? RETURNING code",
+            [api_key_sha256, code],
+        ).fetchall()
+        return bool(found)
+
     def disable_enterprise(self, code: str) -> bool:
         """Disables an enterprise; False when no enterprise has that code."""
         found = self.con.con.execute(

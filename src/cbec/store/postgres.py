@@ -219,6 +219,19 @@ class PostgresStore(Store):
         )
         path.unlink()
 
+    def snapshot(self, path: Path) -> Path:
+        """The store's tables as a DuckDB store file at `path`, with its documents folder linked
+        beside it, for readers that open a store file (`cbec whatif`); returns `path`."""
+        self.refresh()
+        raw = self.con.con
+        raw.execute("ATTACH ? AS cbec_snapshot", [str(path)])
+        try:
+            raw.execute("COPY FROM DATABASE memory TO cbec_snapshot")
+        finally:
+            raw.execute("DETACH cbec_snapshot")
+        path.with_name(path.name + ".documents").symlink_to(self.documents_dir)
+        return path
+
     # Writing -------------------------------------------------------------------------------
 
     def commit(self, batch: Batch) -> None:
@@ -363,6 +376,14 @@ class PostgresStore(Store):
             [code, name, checked, pem],
         )
         self.refresh()
+
+    def set_api_key(self, code: str, api_key_sha256: str) -> bool:
+        found = self.pg.execute(
+            "UPDATE enterprises SET api_key_sha256 = %s WHERE code = %s RETURNING code",
+            [api_key_sha256, code],
+        ).fetchall()
+        self.refresh()
+        return bool(found)
 
     def disable_enterprise(self, code: str) -> bool:
         found = self.pg.execute(
