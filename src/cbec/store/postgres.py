@@ -45,6 +45,7 @@ BATCH_TABLES = (
 )
 # Small tables rewritten in place (upserts): read whole.
 SMALL_TABLES = ("store_meta", "invt_serials", "enterprises")
+_KEYED = {"document_files", "batches", "store_meta", "invt_serials", "enterprises"}  # primary keys
 ARRAY_COLUMNS = {"reasons", "roles"}  # VARCHAR[] columns: moved as JSON text
 BUCKETS = 256  # advisory lock buckets per kind: bounded locks, however large the batch
 MIGRATION_LOCK = 7_211_011  # advisory lock key held while migrating (any fixed number)
@@ -212,8 +213,10 @@ class PostgresStore(Store):
             f"CAST(CAST({name} AS JSON) AS VARCHAR[])" if name in ARRAY_COLUMNS else name
             for name, _ in columns
         )
+        # A file two processes stored at once is indexed once, under the first batch.
+        verb = "INSERT OR IGNORE" if table in _KEYED else "INSERT"
         self.con.con.execute(
-            f"INSERT INTO {table} SELECT {converted} FROM read_csv(?, header = false, "
+            f"{verb} INTO {table} SELECT {converted} FROM read_csv(?, header = false, "
             "columns = ?, allow_quoted_nulls = false, auto_detect = false)",
             [str(path), types],
         )
