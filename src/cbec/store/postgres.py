@@ -31,7 +31,14 @@ import ibis
 from cbec.enterprises import check_code, check_roles
 from cbec.store import DEFAULT_MEMORY_LIMIT
 from cbec.store.embedded import Batch, Store, StoreError, batch_rows
-from cbec.store.migrations import LATEST, NewerStore, apply, current_version, pending
+from cbec.store.migrations import (
+    LATEST,
+    NewerStore,
+    apply,
+    current_version,
+    pending,
+    upgrade_duckdb,
+)
 
 # Tables whose rows carry the batch that wrote them: read incrementally, by batch.
 BATCH_TABLES = (
@@ -116,9 +123,7 @@ class PostgresStore(Store):
                 ":memory:", temp_directory=str(scratch / "spill"), **config
             )
             self.con.raw_sql("SET enable_progress_bar = false")
-            from cbec.store.migrations import upgrade_duckdb
-
-            upgrade_duckdb(self.con.con)
+            upgrade_duckdb(self.con.con)  # the copy's tables, as in a DuckDB store
             self.refresh()
         except NewerStore as exc:
             self.pg.close()
