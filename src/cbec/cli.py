@@ -21,6 +21,7 @@ from cbec.cli_output import console, errors, fail
 from cbec.cli_risk import risk_app
 from cbec.cli_serve import serve
 from cbec.cli_stats import report, simulate_history, stats
+from cbec.cli_store import StoreOption, store_app, target
 from cbec.cli_whatif import policy_diff, whatif
 from cbec.policy.errors import PolicyDataError
 from cbec.store import DEFAULT_MEMORY_LIMIT
@@ -47,6 +48,7 @@ app.add_typer(risk_app, name="risk")
 app.add_typer(exports_app, name="exports")
 app.add_typer(inspect_app, name="inspect")
 app.add_typer(review_app, name="review")
+app.add_typer(store_app, name="store")
 risk_app.command("train")(risk_train)
 risk_app.command("seed")(risk_seed)
 enterprise_app.command("credit")(enterprise_credit)
@@ -171,6 +173,7 @@ def clear(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for decisions and tax lines.")] = Path(
         "out"
     ),
@@ -237,7 +240,9 @@ def clear(
     from cbec.documents.reading import UnreadableInput
     from cbec.engines.spark import SparkError
     from cbec.pipeline import EngineInputError, NothingToClear, Policy
-    from cbec.store.embedded import Store, StoreError
+    from cbec.store import open_store
+    from cbec.store.embedded import StoreError
+    from cbec.store.postgres import retrying
 
     if engine not in ("duckdb", "spark"):
         raise fail(f"--engine {engine!r}: choose duckdb or spark")
@@ -260,7 +265,7 @@ def clear(
     except PolicyDataError as exc:
         raise fail(str(exc)) from None
     try:
-        store = Store(db, memory_limit=memory_limit)
+        store = open_store(target(db, store_url), memory_limit=memory_limit)
     except StoreError as exc:
         raise fail(str(exc)) from None
     started = time.perf_counter()
@@ -272,17 +277,20 @@ def clear(
             def advance(label: str) -> None:
                 bar.update(task, description=label, advance=1)
 
-            result = _run_clear(
-                engine,
-                master,
-                folders,
+            result = retrying(  # again on fresh history if another process committed first
                 store,
-                out,
-                policy,
-                as_of=decision_time,
-                progress=advance,
-                require_signatures=require_signatures,
-                receipt_signer=signer,
+                lambda: _run_clear(
+                    engine,
+                    master,
+                    folders,
+                    store,
+                    out,
+                    policy,
+                    as_of=decision_time,
+                    progress=advance,
+                    require_signatures=require_signatures,
+                    receipt_signer=signer,
+                ),
             )
             bar.update(task, completed=steps, description="done")
     except NothingToClear as exc:

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from cbec.cli_output import console, fail
+from cbec.cli_store import StoreOption, target
 from cbec.enterprises import ROLES
 
 if TYPE_CHECKING:
@@ -38,14 +39,17 @@ def _fail(message: str, status: int = BAD_INPUT) -> typer.Exit:
 
 
 @contextmanager
-def _store(db: Path, create: bool = False) -> Iterator[Store]:
-    """The store at `db`; only `add` creates one (a mistyped path is not a new, empty store)."""
-    from cbec.store.embedded import Store, StoreError
+def _store(db: Path, url: str | None = None, create: bool = False) -> Iterator[Store]:
+    """The store at `db` (or `--store`); only `add` creates one (a mistyped path is not a new,
+    empty store)."""
+    from cbec.store import open_store
+    from cbec.store.embedded import StoreError
 
-    if not create and not db.exists():
-        raise _fail(f"--db {db}: no store there; `cbec enterprise add` creates one")
+    chosen = target(db, url)
+    if not create and isinstance(chosen, Path) and not chosen.exists():
+        raise _fail(f"--db {chosen}: no store there; `cbec enterprise add` creates one")
     try:
-        store = Store(db)
+        store = open_store(chosen)
     except StoreError as exc:
         raise _fail(str(exc), STORE_FAILED) from None
     try:
@@ -92,6 +96,7 @@ def add(
         ),
     ] = False,
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
 ) -> None:
     """Register an enterprise, or update the name, roles and certificate of a registered one."""
     from cbec.enterprises import check_code, check_roles
@@ -104,7 +109,7 @@ def add(
     if not name.strip():
         raise _fail("--name is empty")
     cert_pem = _read_certificate(cert) if cert is not None else None
-    with _store(db, create=True) as store:
+    with _store(db, store_url, create=True) as store:
         existed = store.enterprise(code) is not None
         store.add_enterprise(code, name.strip(), roles, cert_pem)
         key = _issue_key(store, code) if issue_key else None
@@ -115,15 +120,19 @@ def add(
 
 
 def _issue_key(store: Store, code: str) -> str:
-    from cbec.service.auth import issue_key
+    """A new API key (shown once); the store keeps its SHA-256 (service/auth.py)."""
+    from cbec.service.auth import key_sha256, new_key
 
-    return issue_key(store.con.con, code)
+    key = new_key()
+    if not store.set_api_key(code, key_sha256(key)):
+        raise KeyError(code)
+    return key
 
 
 @enterprise_app.command("list")
-def list_enterprises(db: DbOption = DEFAULT_DB) -> None:
+def list_enterprises(db: DbOption = DEFAULT_DB, store_url: StoreOption = None) -> None:
     """The registered enterprises."""
-    with _store(db) as store:
+    with _store(db, store_url) as store:
         registered = store.enterprises()
     if not registered:
         console.print("No enterprises registered.")
@@ -160,9 +169,10 @@ def _certificate(cert_pem: str | None) -> str:
 def disable(
     code: Annotated[str, typer.Argument(help="The enterprise's code.")],
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
 ) -> None:
     """Mark an enterprise disabled (kept in the registry, for the record)."""
-    with _store(db) as store:
+    with _store(db, store_url) as store:
         found = store.disable_enterprise(code)
     if not found:
         raise _fail(f"no enterprise {code!r} is registered; `cbec enterprise list` shows them")

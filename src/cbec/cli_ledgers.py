@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from cbec.cli_output import console, fail
+from cbec.cli_store import StoreOption, target
 
 if TYPE_CHECKING:
     from cbec.store.embedded import Store
@@ -45,6 +46,7 @@ def tax_bills(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="Status and late fees on this date (default today)."),
@@ -64,7 +66,7 @@ def tax_bills(
         raise fail(str(exc)) from None
     if output not in FORMATS or (output != "table" and out is None):
         _write(pa.table({}), output, out)  # the same clear error as the other commands
-    store = _open(db)
+    store = _open(db, store_url)
     try:
         released = store.released_lists(agent, start, end)
     finally:
@@ -128,13 +130,15 @@ def _print(table: object, agent: str, period: str, day: dt.date) -> None:
     console.print(view)
 
 
-def _open(db: Path) -> Store:
-    from cbec.store.embedded import Store, StoreError
+def _open(db: Path, url: str | None = None, create: bool = False) -> Store:
+    from cbec.store import open_store
+    from cbec.store.embedded import StoreError
 
-    if not db.exists():
-        raise fail(f"{db}: no such store; clear some declarations first (cbec clear)")
+    chosen = target(db, url)
+    if isinstance(chosen, Path) and not chosen.exists() and not create:
+        raise fail(f"{chosen}: no such store; clear some declarations first (cbec clear)")
     try:
-        return Store(db)
+        return open_store(chosen)
     except StoreError as exc:
         raise fail(str(exc)) from None
 
@@ -162,6 +166,7 @@ def warehouse_stock(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
     ems_no: Annotated[
         str | None, typer.Option("--ems-no", help="One bonded account book only.")
     ] = None,
@@ -169,7 +174,7 @@ def warehouse_stock(
     out: Annotated[Path | None, typer.Option("--out", help="File for csv or parquet.")] = None,
 ) -> None:
     """Stock per account book and item record: entered (CEB711), released, returned, on hand."""
-    store = _open(db)
+    store = _open(db, store_url)
     try:
         table = store.stock(ems_no)
     finally:
@@ -191,10 +196,11 @@ def warehouse_reconcile(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
 ) -> None:
     """Check the stock ledger against the released bonded declarations: the quantity released
     per item must equal what their lines declared. Exit status 1 if any item differs."""
-    store = _open(db)
+    store = _open(db, store_url)
     try:
         table = store.stock_reconciliation()
     finally:
@@ -230,22 +236,19 @@ def guarantee_set(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
 ) -> None:
     """Register (or replace) an agent's guarantee: from the next clearing run, a declaration
     whose tax exceeds what it still covers is held for review (300)."""
     from cbec.enterprises import check_code
     from cbec.store import ledgers
-    from cbec.store.embedded import Store, StoreError
 
     try:
         check_code(agent)
         value = _money(amount)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    try:
-        store = Store(db)
-    except StoreError as exc:
-        raise fail(str(exc)) from None
+    store = _open(db, store_url, create=True)
     try:
         ledgers.set_guarantee(store, agent, value, dt.datetime.now().replace(microsecond=0))
     finally:
@@ -259,11 +262,12 @@ def guarantee_remove(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
 ) -> None:
     """Remove an agent's guarantee: the agent is no longer limited."""
     from cbec.store import ledgers
 
-    store = _open(db)
+    store = _open(db, store_url)
     try:
         removed = ledgers.remove_guarantee(store, agent)
     finally:
@@ -278,6 +282,7 @@ def guarantee_list(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
     output: Annotated[str, typer.Option("--format", help="table, csv or parquet.")] = "table",
     out: Annotated[Path | None, typer.Option("--out", help="File for csv or parquet.")] = None,
 ) -> None:
@@ -287,7 +292,7 @@ def guarantee_list(
 
     if output not in FORMATS or (output != "table" and out is None):
         _write(pa.table({}), output, out)
-    store = _open(db)
+    store = _open(db, store_url)
     try:
         table = ledgers.guarantees(store)
     finally:
@@ -334,6 +339,7 @@ def tax_pay(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
     receipts: Annotated[
         Path | None, typer.Option("--receipts", help="Folder for the CEB818 (paid) receipts.")
     ] = None,
@@ -358,7 +364,7 @@ def tax_pay(
             raise ValueError("give a payment FILE, or --agent, --period and --paid-at")
     except ValueError as exc:
         raise fail(str(exc)) from None
-    store = _open(db)
+    store = _open(db, store_url)
     try:
         if file is None:
             assert agent is not None
@@ -403,6 +409,7 @@ def tax_status(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(
         "cbec.duckdb"
     ),
+    store_url: StoreOption = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Moves up to this date (default today).")
     ] = None,
@@ -417,7 +424,7 @@ def tax_status(
         day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     except ValueError as exc:
         raise fail(str(exc)) from None
-    store = _open(db)
+    store = _open(db, store_url)
     try:
         released = store.released_lists(agent, start, end)
     finally:

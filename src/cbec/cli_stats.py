@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from cbec.cli_output import console, errors, fail
+from cbec.cli_store import StoreOption, target
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,14 +57,17 @@ BenchmarkOption = Annotated[
 
 
 @contextmanager
-def _store(db: Path) -> Iterator[Store]:
-    """The store at `db`; statistics never create one (a mistyped path is not an empty store)."""
-    from cbec.store.embedded import Store, StoreError
+def _store(db: Path, url: str | None = None) -> Iterator[Store]:
+    """The store at `db` (or `--store`); statistics never create one (a mistyped path is not an
+    empty store)."""
+    from cbec.store import open_store
+    from cbec.store.embedded import StoreError
 
-    if not db.is_file():
+    chosen = target(db, url)
+    if isinstance(chosen, Path) and not chosen.is_file():
         raise fail(f"--db {db}: no store there; `cbec clear` creates one")
     try:
-        store = Store(db)
+        store = open_store(chosen)
     except StoreError as exc:
         raise fail(str(exc)) from None
     try:
@@ -92,6 +96,7 @@ def _period(text: str, option: str) -> Period:
 
 def stats(
     db: DbOption = Path("cbec.duckdb"),
+    store_url: StoreOption = None,
     by: Annotated[
         str,
         typer.Option(
@@ -154,7 +159,7 @@ def stats(
         except StatisticsError as exc:
             raise fail(str(exc)) from None
     reference = _reference(customs, zones)
-    with _store(db) as store:
+    with _store(db, store_url) as store:
         source = Facts(store, reference)
         window = (first.start if first else None, last.end if last else None)
         try:
@@ -254,6 +259,7 @@ def _print_table(table: pa.Table, groups: list[str]) -> None:
 def report(
     period: Annotated[str, typer.Option("--period", help="2024, 2024-H1, 2024-Q2 or 2024-06.")],
     db: DbOption = Path("cbec.duckdb"),
+    store_url: StoreOption = None,
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path(
         "report.html"
     ),
@@ -275,7 +281,7 @@ def report(
         except StatisticsError as exc:
             raise fail(str(exc)) from None
     reference = _reference(customs, zones)
-    with _store(db) as store:
+    with _store(db, store_url) as store:
         try:
             write_report(store, chosen, out, reference, bench)
         except OSError as exc:

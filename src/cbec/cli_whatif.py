@@ -9,8 +9,10 @@ A bad reform file, period or store is one line on stderr and exit status 1 (docs
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cbec.cli_output import console, errors, fail
+from cbec.cli_store import StoreOption, target
 from cbec.policy.errors import PolicyDataError
 from cbec.store import DEFAULT_MEMORY_LIMIT
 
@@ -155,7 +158,6 @@ def _print_rows(title: str, changes: RowChanges, columns: tuple[str, ...], limit
 
 
 def whatif(
-    db: Annotated[Path, typer.Option("--db", help="The store whose declarations are replayed.")],
     period: Annotated[
         str,
         typer.Option("--period", help="Declarations of: 2024, 2024-H1, 2024-Q2, 2024-06, a day."),
@@ -192,6 +194,10 @@ def whatif(
             "--memory-limit", envvar="CBEC_MEMORY_LIMIT", help="Engine memory before spilling."
         ),
     ] = DEFAULT_MEMORY_LIMIT,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="The store whose declarations are replayed.")
+    ] = None,
+    store_url: StoreOption = None,
 ) -> None:
     """Re-clear a period's recorded declarations under reformed rules, beside the current rules,
     without touching the store; report what changes."""
@@ -207,16 +213,21 @@ def whatif(
         span = Period.parse(period)
     except PeriodError as exc:
         raise fail(f"--period {exc}") from None
-    if not db.is_file():
-        raise fail(f"--db {db}: no store there")
+    recorded = target(db or Path(), store_url) if store_url else db
+    if recorded is None:
+        raise fail("give the store: --db FILE or --store postgresql://USER@HOST/DB", 2)
+    if isinstance(recorded, Path) and not recorded.is_file():
+        raise fail(f"--db {recorded}: no store there")
     current, loaded = _rules(tariff, positive_list, reform)
     reformed = _applied(current, loaded)
     try:
         if work_dir is not None:
-            report = _run(db, span, current, reformed, loaded, work_dir, memory_limit)
+            report = _run(recorded, span, current, reformed, loaded, work_dir, memory_limit)
         else:
             with tempfile.TemporaryDirectory(prefix="cbec-whatif-") as scratch:
-                report = _run(db, span, current, reformed, loaded, Path(scratch), memory_limit)
+                report = _run(
+                    recorded, span, current, reformed, loaded, Path(scratch), memory_limit
+                )
     except ReplayError as exc:
         raise fail(str(exc)) from None
     try:
@@ -226,7 +237,7 @@ def whatif(
 
 
 def _run(
-    db: Path,
+    db: Path | str,
     span: Period,
     current: Rules,
     reformed: Rules,
@@ -252,7 +263,8 @@ def _run(
         def advance(label: str) -> None:
             bar.update(task, description=label, advance=1)
 
-        replayed = replay(db, span, policies, workdir, memory_limit, progress=advance)
+        with _store_file(db) as path:
+            replayed = replay(path, span, policies, workdir, memory_limit, progress=advance)
         advance("comparing")
         infos = [ReformInfo(r.name, r.description, str(r.path)) for r in reforms]
         report = build_report(replayed, infos)
@@ -284,3 +296,24 @@ def _write(report: Report, output_format: str, out: Path | None) -> None:
             for table in render.tables(report):
                 plain.print(table)
         console.print(f"Wrote {out}.", highlight=False)
+
+
+@contextlib.contextmanager
+def _store_file(db: Path | str) -> Iterator[Path]:
+    """The replay reads a store file: a PostgreSQL store is snapshot into a temporary one."""
+    if isinstance(db, Path):
+        yield db
+        return
+    from cbec.store.embedded import StoreError
+    from cbec.store.postgres import PostgresStore
+    from cbec.whatif.replay import ReplayError
+
+    with tempfile.TemporaryDirectory(prefix="cbec-whatif-store-") as folder:
+        try:
+            store = PostgresStore(db)
+        except StoreError as exc:
+            raise ReplayError(str(exc)) from None
+        try:
+            yield store.snapshot(Path(folder) / "store.duckdb")
+        finally:
+            store.close()

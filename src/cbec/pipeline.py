@@ -163,6 +163,7 @@ def clear(
     The stages run on `engine` (by default the store's own DuckDB connection); what they decide
     is recorded in `store` either way."""
     step = progress or (lambda _: None)
+    store.refresh()  # history as other processes left it (a PostgreSQL store is shared)
     engine = engine or DuckDBEngine(store)
 
     step("reading documents")

@@ -27,60 +27,11 @@ import pyarrow.parquet as pq
 from cbec.clearance import limits
 from cbec.documents.schemas import DECISION, TAX_LINE
 from cbec.enterprises import Enterprise, check_code, check_roles
-from cbec.exports.tables import create_export_tables, insert_export_rows
 from cbec.store import DEFAULT_MEMORY_LIMIT
-from cbec.store.risk import RISK_DDL
+from cbec.store.migrations import LATEST, upgrade_duckdb
 
-SCHEMA_VERSION = 1
-
-_DDL = (
-    """CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS decisions (
-        agent_code VARCHAR, cop_no VARCHAR, order_no VARCHAR, invt_no VARCHAR, status INTEGER,
-        reasons VARCHAR[], dutiable_value DECIMAL(18,2), customs_tax DECIMAL(18,2),
-        value_added_tax DECIMAL(18,2), consumption_tax DECIMAL(18,2), tax_total DECIMAL(18,2),
-        buyer_id_number VARCHAR, decl_time TIMESTAMP, decided_at TIMESTAMP, trade_mode VARCHAR,
-        customs_code VARCHAR, batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS tax_lines (
-        agent_code VARCHAR, cop_no VARCHAR, gnum INTEGER, gcode VARCHAR, tax_price DECIMAL(18,2),
-        customs_tax DECIMAL(18,2), value_added_tax DECIMAL(18,2), consumption_tax DECIMAL(18,2),
-        batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS allowance_ledger (
-        buyer_id_number VARCHAR, year INTEGER, agent_code VARCHAR, cop_no VARCHAR,
-        value DECIMAL(18,2), entry_time TIMESTAMP, kind VARCHAR, batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS returned_lines (
-        agent_code VARCHAR, cop_no VARCHAR, gnum INTEGER, tax_price DECIMAL(18,2),
-        customs_tax DECIMAL(18,2), value_added_tax DECIMAL(18,2), consumption_tax DECIMAL(18,2),
-        returned_at TIMESTAMP, return_guid VARCHAR, batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS stock_ledger (
-        ems_no VARCHAR, item_record_no VARCHAR, qty DECIMAL(18,5), kind VARCHAR,
-        source_code VARCHAR, cop_no VARCHAR, gnum INTEGER, entry_time TIMESTAMP,
-        batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS export_decisions (
-        agent_code VARCHAR, cop_no VARCHAR, order_no VARCHAR, invt_no VARCHAR, status INTEGER,
-        reasons VARCHAR[], decided_at TIMESTAMP, customs_code VARCHAR, batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS quantity_ledger (
-        buyer_id_number VARCHAR, year INTEGER, tariff_line VARCHAR, agent_code VARCHAR,
-        cop_no VARCHAR, gnum INTEGER, qty DECIMAL(18,5), entry_time TIMESTAMP, kind VARCHAR,
-        batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS guarantees (
-        assure_code VARCHAR PRIMARY KEY, amount DECIMAL(18,2), registered_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS tax_payments (
-        tax_no VARCHAR PRIMARY KEY, agent_code VARCHAR, cop_no VARCHAR, assure_code VARCHAR,
-        tax_paid DECIMAL(18,2), late_fee DECIMAL(18,2), paid_at TIMESTAMP,
-        recorded_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS invt_serials (
-        customs_code VARCHAR, year INTEGER, last_serial BIGINT,
-        PRIMARY KEY (customs_code, year))""",
-    """CREATE TABLE IF NOT EXISTS document_files (
-        stem VARCHAR, path VARCHAR, sha256 VARCHAR, rows BIGINT, batch_id VARCHAR,
-        PRIMARY KEY (stem, sha256))""",
-    """CREATE TABLE IF NOT EXISTS batches (
-        batch_id VARCHAR PRIMARY KEY, declarations BIGINT, committed_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS enterprises (
-        code VARCHAR PRIMARY KEY, name VARCHAR, roles VARCHAR[], cert_pem VARCHAR,
-        api_key_sha256 VARCHAR, disabled BOOLEAN NOT NULL DEFAULT false, created_at TIMESTAMP)""",
-)
+# The schema is created and upgraded by the versioned migrations (`cbec.store.migrations`).
+SCHEMA_VERSION = LATEST
 
 
 class StoreError(Exception):
@@ -126,6 +77,122 @@ class Batch:
     cancelled: str | None = None
 
 
+def batch_rows(batch: Batch, raw: Any) -> list[tuple[str, tuple[str, ...], str]]:
+    """Each store table the batch adds rows to: its columns, and the query (on the compute
+    connection `raw`, which holds the batch's tables) giving the rows. One list for every store,
+    so that they store the same rows; the queries read the store's tables only as they were
+    before the batch."""
+    b = batch.batch_id
+    decision = (*DECISION.schema.names, "batch_id")
+    tax_line = (*TAX_LINE.schema.names, "batch_id")
+    ledger = ("buyer_id_number", "year", "agent_code", "cop_no", "value", "entry_time")
+    stock_move = ("ems_no", "item_record_no", "qty", "kind", "source_code", "cop_no", "gnum")
+    returned = (
+        *("agent_code", "cop_no", "gnum", "tax_price", "customs_tax", "value_added_tax"),
+        *("consumption_tax", "returned_at", "return_guid"),
+    )
+
+    def select(columns: tuple[str, ...], source: str, *extra: str) -> str:
+        return f"SELECT {', '.join((*columns, *extra))} FROM {source}"
+
+    rows = [
+        ("decisions", decision, select(decision[:-1], batch.decisions, f"'{b}'")),
+        ("tax_lines", tax_line, select(tax_line[:-1], batch.tax_lines, f"'{b}'")),
+        (
+            "allowance_ledger",
+            (*ledger, "kind", "batch_id"),
+            select(ledger, batch.ledger, "'admitted'", f"'{b}'"),
+        ),
+        (
+            "invt_serials",
+            ("customs_code", "year", "last_serial"),
+            f"SELECT customs_code, year, last_serial FROM {batch.serials}",
+        ),
+    ]
+    if batch.stock is not None:
+        stock_columns = (*stock_move, "entry_time", "batch_id")
+        rows.append(
+            ("stock_ledger", stock_columns, select(stock_columns[:-1], batch.stock, f"'{b}'"))
+        )
+    if batch.returned_lines is not None:
+        returned_columns = (*returned, "batch_id")
+        rows.append(
+            ("returned_lines", returned_columns, select(returned, batch.returned_lines, f"'{b}'"))
+        )
+    if batch.ledger_returns is not None:
+        rows.append(
+            (
+                "allowance_ledger",
+                (*ledger, "kind", "batch_id"),
+                select(ledger, batch.ledger_returns, "'returned'", f"'{b}'"),
+            )
+        )
+    if batch.quantities is not None:
+        quantity = (*("buyer_id_number", "year", "tariff_line", "agent_code", "cop_no", "gnum"),
+                    *("qty", "entry_time", "kind"))  # fmt: skip
+        moved = select(quantity, batch.quantities, f"'{b}'")
+        rows.append(("quantity_ledger", (*quantity, "batch_id"), moved))
+    if batch.cancelled is not None:
+        rows.extend(_cancellation_rows(batch.cancelled, b))
+    exported = dict(batch.export_rows)
+    if batch.export_decisions is not None:
+        exported = {"export_decisions": batch.export_decisions, **exported}
+    if batch.risk is not None:
+        exported["risk_decisions"] = batch.risk
+    for table, source in exported.items():  # by name: the batch's table has the store's columns
+        names = tuple(
+            name for (name,) in raw.execute(f"SELECT name FROM pragma_table_info('{source}')")
+            .fetchall()
+        )  # fmt: skip
+        rows.append((table, (*names, "batch_id"), select(names, source, f"'{b}'")))
+    return rows
+
+
+def _cancellation_rows(cancelled: str, b: str) -> list[tuple[str, tuple[str, ...], str]]:
+    """What held lists withdrawn by a cancellation give back: the allowance, the stock and the
+    yearly quantities they kept (their entries from earlier batches, negated)."""
+    earlier = f"AND batch_id <> '{b}'"  # the store's batch_id (the batch's table has none)
+    return [
+        (
+            "allowance_ledger",
+            ("buyer_id_number", "year", "agent_code", "cop_no", "value", "entry_time", "kind",
+             "batch_id"),
+            "SELECT l.buyer_id_number, l.year, l.agent_code, l.cop_no, -l.value, c.cancelled_at, "
+            f"'cancelled', '{b}' FROM allowance_ledger l JOIN {cancelled} c "
+            f"USING (agent_code, cop_no) WHERE l.kind = 'admitted' {earlier}",
+        ),
+        (
+            "stock_ledger",
+            ("ems_no", "item_record_no", "qty", "kind", "source_code", "cop_no", "gnum",
+             "entry_time", "batch_id"),
+            "SELECT s.ems_no, s.item_record_no, -s.qty, 'cancel', s.source_code, s.cop_no, "
+            f"s.gnum, c.cancelled_at, '{b}' FROM stock_ledger s JOIN {cancelled} c "
+            "ON s.source_code = c.agent_code AND s.cop_no = c.cop_no "
+            f"WHERE s.kind = 'held' {earlier}",
+        ),
+        (
+            "quantity_ledger",
+            ("buyer_id_number", "year", "tariff_line", "agent_code", "cop_no", "gnum", "qty",
+             "entry_time", "kind", "batch_id"),
+            "SELECT q.buyer_id_number, q.year, q.tariff_line, q.agent_code, q.cop_no, q.gnum, "
+            f"-q.qty, c.cancelled_at, 'cancelled', '{b}' FROM quantity_ledger q "
+            f"JOIN {cancelled} c USING (agent_code, cop_no) WHERE q.kind = 'admitted' {earlier}",
+        ),
+    ]  # fmt: skip
+
+
+def close_cancelled(cancelled: str) -> str:
+    """The statement closing (899) the held lists named by the table `cancelled`
+    (agent_code, cop_no): a closed list owes nothing, its assessed tax goes with it (it never had
+    a bill). The same statement on every store."""
+    return (
+        "UPDATE decisions SET status = 899, customs_tax = 0, value_added_tax = 0, "
+        f"consumption_tax = 0, tax_total = 0 FROM {cancelled} c "
+        "WHERE decisions.agent_code = c.agent_code AND decisions.cop_no = c.cop_no "
+        "AND decisions.status = 300"
+    )
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -150,13 +217,7 @@ class Store:
             self.con = ibis.duckdb.connect(str(path), **config)
             # cbec draws its own progress bar; DuckDB's would interleave with it.
             self.con.raw_sql("SET enable_progress_bar = false")
-            for statement in (*_DDL, *RISK_DDL):
-                self.con.raw_sql(statement)
-            create_export_tables(self.con.con)
-            self.con.con.execute(
-                "INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)",
-                [str(SCHEMA_VERSION)],
-            )
+            upgrade_duckdb(self.con.con)  # an embedded store has one process: upgrade on open
         except Exception as exc:  # duckdb raises several types; all mean the same to the user
             raise StoreError(
                 f"cannot open the store {path}: {exc}. Check that the folder is writable and "
@@ -257,72 +318,25 @@ class Store:
                 path.unlink(missing_ok=True)
             raise
 
+    def refresh(self) -> None:
+        """Makes what other processes committed visible; one process owns an embedded store, so
+        there is nothing to do (the PostgreSQL store reads the batches it has not seen)."""
+
     def commit(self, batch: Batch) -> None:
         """Adds the batch's decisions, tax lines, ledger entries, serials and files, or nothing."""
         raw = self.con.con
         with self._copied(batch.files) as placed:
             raw.execute("BEGIN TRANSACTION")
             try:
-                decision_columns = ", ".join(DECISION.schema.names)
-                raw.execute(
-                    f"INSERT INTO decisions ({decision_columns}, batch_id) "
-                    f"SELECT {decision_columns}, '{batch.batch_id}' FROM {batch.decisions}"
-                )
-                tax_columns = ", ".join(TAX_LINE.schema.names)
-                raw.execute(
-                    f"INSERT INTO tax_lines ({tax_columns}, batch_id) "
-                    f"SELECT {tax_columns}, '{batch.batch_id}' FROM {batch.tax_lines}"
-                )
-                raw.execute(
-                    "INSERT INTO allowance_ledger SELECT buyer_id_number, year, agent_code, "
-                    "cop_no, "
-                    f"value, entry_time, 'admitted', '{batch.batch_id}' FROM {batch.ledger}"
-                )
-                raw.execute(
-                    "INSERT OR REPLACE INTO invt_serials SELECT customs_code, year, last_serial "
-                    f"FROM {batch.serials}"
-                )
-                if batch.stock is not None:
-                    raw.execute(
-                        "INSERT INTO stock_ledger SELECT ems_no, item_record_no, qty, kind, "
-                        f"source_code, cop_no, gnum, entry_time, '{batch.batch_id}' "
-                        f"FROM {batch.stock}"
-                    )
-                if batch.returned_lines is not None:
-                    raw.execute(
-                        "INSERT INTO returned_lines SELECT agent_code, cop_no, gnum, tax_price, "
-                        "customs_tax, value_added_tax, consumption_tax, returned_at, return_guid, "
-                        f"'{batch.batch_id}' FROM {batch.returned_lines}"
-                    )
-                if batch.ledger_returns is not None:
-                    raw.execute(
-                        "INSERT INTO allowance_ledger SELECT buyer_id_number, year, agent_code, "
-                        f"cop_no, value, entry_time, 'returned', '{batch.batch_id}' "
-                        f"FROM {batch.ledger_returns}"
-                    )
-                if batch.quantities is not None:
-                    raw.execute(
-                        "INSERT INTO quantity_ledger SELECT buyer_id_number, year, tariff_line, "
-                        f"agent_code, cop_no, gnum, qty, entry_time, kind, '{batch.batch_id}' "
-                        f"FROM {batch.quantities}"
-                    )
+                for table, columns, rows in batch_rows(batch, raw):
+                    verb = "INSERT OR REPLACE" if table == "invt_serials" else "INSERT"
+                    raw.execute(f"{verb} INTO {table} ({', '.join(columns)}) {rows}")
                 if batch.cancelled is not None:
-                    from cbec.store.ledgers import commit_cancellations
-
-                    commit_cancellations(raw, batch.cancelled, batch.batch_id)
-                if batch.export_decisions is not None:
-                    insert_export_rows(
-                        raw, {"export_decisions": batch.export_decisions}, batch.batch_id
-                    )
-                insert_export_rows(raw, batch.export_rows, batch.batch_id)
-                if batch.risk is not None:
-                    raw.execute(
-                        f"INSERT INTO risk_decisions SELECT *, '{batch.batch_id}' FROM {batch.risk}"
-                    )
-                for pending, relative, rows in placed:
+                    raw.execute(close_cancelled(batch.cancelled))
+                for pending, relative, rows_in_file in placed:
                     raw.execute(
                         "INSERT OR IGNORE INTO document_files VALUES (?, ?, ?, ?, ?)",
-                        [pending.stem, relative, pending.sha256, rows, batch.batch_id],
+                        [pending.stem, relative, pending.sha256, rows_in_file, batch.batch_id],
                     )
                 raw.execute(
                     "INSERT INTO batches VALUES (?, ?, current_timestamp)",
@@ -371,12 +385,47 @@ class Store:
         )
         return _enterprise(rows[0]) if rows else None
 
+    def set_api_key(self, code: str, api_key_sha256: str) -> bool:
+        """Keeps the SHA-256 of an enterprise's new API key; False for an unknown code."""
+        found = self.con.con.execute(
+            "UPDATE enterprises SET api_key_sha256 = ? WHERE code = ? RETURNING code",
+            [api_key_sha256, code],
+        ).fetchall()
+        return bool(found)
+
     def disable_enterprise(self, code: str) -> bool:
         """Disables an enterprise; False when no enterprise has that code."""
         found = self.con.con.execute(
             "UPDATE enterprises SET disabled = true WHERE code = ? RETURNING code", [code]
         ).fetchall()
         return bool(found)
+
+    # Rows written outside a batch (registries, guarantees, payments) -------------------------
+
+    def insert_rows(
+        self, table: str, rows: Sequence[Sequence[Any]], replace: tuple[str, ...] = ()
+    ) -> None:
+        """Adds `rows` (every column of `table`, in order) all or none; with `replace` (the
+        table's primary key), a row replaces the one with the same key."""
+        if not rows:
+            return
+        raw = self.con.con
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        marks = ", ".join("?" * len(rows[0]))
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            raw.executemany(f"{verb} INTO {table} VALUES ({marks})", [list(r) for r in rows])
+            raw.execute("COMMIT")
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+
+    def delete_rows(self, table: str, column: str, value: Any) -> int:
+        """Deletes the rows of `table` whose `column` is `value`; how many were."""
+        gone = self.con.con.execute(
+            f"DELETE FROM {table} WHERE {column} = ? RETURNING {column}", [value]
+        ).fetchall()
+        return len(gone)
 
 
 # Released lists of a period with their agent and the tax returned since.

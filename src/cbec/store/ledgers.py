@@ -18,17 +18,12 @@ MONEY_COLUMNS = ("amount", "outstanding", "remaining")
 
 def set_guarantee(store: Store, assure_code: str, amount: Decimal, when: dt.datetime) -> None:
     """Registers (or replaces) the agent's guarantee."""
-    store.con.con.execute(
-        "INSERT OR REPLACE INTO guarantees VALUES (?, ?, ?)", [assure_code, amount, when]
-    )
+    store.insert_rows("guarantees", [(assure_code, amount, when)], replace=("assure_code",))
 
 
 def remove_guarantee(store: Store, assure_code: str) -> bool:
     """The agent is no longer limited; False when it had no guarantee."""
-    gone = store.con.con.execute(
-        "DELETE FROM guarantees WHERE assure_code = ? RETURNING assure_code", [assure_code]
-    ).fetchall()
-    return bool(gone)
+    return store.delete_rows("guarantees", "assure_code", assure_code) > 0
 
 
 def guarantees(store: Store) -> pa.Table:
@@ -123,43 +118,11 @@ def record_payments(store: Store, accepted: list[dict[str, Any]], when: dt.datet
     """Adds the accepted payments, all or none."""
     if not accepted:
         return
-    raw = store.con.con
-    raw.execute("BEGIN TRANSACTION")
-    try:
-        raw.executemany(
-            "INSERT INTO tax_payments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                [p["tax_no"], p["agent_code"], p["cop_no"], p["assure_code"], p["tax_paid"],
-                 p["late_fee"], p["paid_at"], when]
-                for p in accepted
-            ],
-        )  # fmt: skip
-        raw.execute("COMMIT")
-    except BaseException:
-        raw.execute("ROLLBACK")
-        raise
-
-
-def commit_cancellations(raw: Any, cancelled: str, batch_id: str) -> None:
-    """Inside a batch's transaction: the held lists of the table `cancelled` give back what they
-    kept (allowance, stock, yearly quantities) and are closed (899), with no tax."""
-    for statement in _CANCELLATION:
-        raw.execute(statement.format(cancelled=cancelled, batch=batch_id))
-
-
-_CANCELLATION = (
-    "INSERT INTO allowance_ledger SELECT l.buyer_id_number, l.year, l.agent_code, l.cop_no, "
-    "-l.value, c.cancelled_at, 'cancelled', '{batch}' FROM allowance_ledger l "
-    "JOIN {cancelled} c USING (agent_code, cop_no) WHERE l.kind = 'admitted'",
-    "INSERT INTO stock_ledger SELECT s.ems_no, s.item_record_no, -s.qty, 'cancel', s.source_code, "
-    "s.cop_no, s.gnum, c.cancelled_at, '{batch}' FROM stock_ledger s JOIN {cancelled} c "
-    "ON s.source_code = c.agent_code AND s.cop_no = c.cop_no WHERE s.kind = 'held'",
-    "INSERT INTO quantity_ledger SELECT q.buyer_id_number, q.year, q.tariff_line, q.agent_code, "
-    "q.cop_no, q.gnum, -q.qty, c.cancelled_at, 'cancelled', '{batch}' FROM quantity_ledger q "
-    "JOIN {cancelled} c USING (agent_code, cop_no) WHERE q.kind = 'admitted'",
-    # A closed list owes nothing: its assessed tax goes with it (it never had a bill).
-    "UPDATE decisions SET status = 899, customs_tax = 0, value_added_tax = 0, "
-    "consumption_tax = 0, tax_total = 0 FROM {cancelled} c "
-    "WHERE decisions.agent_code = c.agent_code AND decisions.cop_no = c.cop_no "
-    "AND decisions.status = 300",
-)
+    store.insert_rows(
+        "tax_payments",
+        [
+            (p["tax_no"], p["agent_code"], p["cop_no"], p["assure_code"], p["tax_paid"],
+             p["late_fee"], p["paid_at"], when)
+            for p in accepted
+        ],
+    )  # fmt: skip
