@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 
 FORMATS = ("table", "json", "html")
+BASELINES = ("re-clear", "recorded")
 
 
 def _rules(
@@ -192,6 +193,15 @@ def whatif(
             "--memory-limit", envvar="CBEC_MEMORY_LIMIT", help="Engine memory before spilling."
         ),
     ] = DEFAULT_MEMORY_LIMIT,
+    baseline: Annotated[
+        str,
+        typer.Option(
+            "--baseline",
+            help="re-clear (default): re-clear the period under the current rules; recorded: "
+            "take the store's decisions as they are (one re-clearing instead of two; the same "
+            "when the period was cleared in one run under the current rules).",
+        ),
+    ] = "re-clear",
 ) -> None:
     """Re-clear a period's recorded declarations under reformed rules, beside the current rules,
     without touching the store; report what changes."""
@@ -203,6 +213,10 @@ def whatif(
         raise fail(f"--format {output_format!r} is not a format; write table, json or html")
     if output_format == "html" and out is None:
         out = Path("whatif.html")
+    baseline = baseline.lower()
+    if baseline not in BASELINES:
+        raise fail(f"--baseline {baseline!r} is not a baseline; write re-clear or recorded")
+    recorded = baseline == "recorded"
     try:
         span = Period.parse(period)
     except PeriodError as exc:
@@ -213,10 +227,12 @@ def whatif(
     reformed = _applied(current, loaded)
     try:
         if work_dir is not None:
-            report = _run(db, span, current, reformed, loaded, work_dir, memory_limit)
+            report = _run(db, span, current, reformed, loaded, work_dir, memory_limit, recorded)
         else:
             with tempfile.TemporaryDirectory(prefix="cbec-whatif-") as scratch:
-                report = _run(db, span, current, reformed, loaded, Path(scratch), memory_limit)
+                report = _run(
+                    db, span, current, reformed, loaded, Path(scratch), memory_limit, recorded
+                )
     except ReplayError as exc:
         raise fail(str(exc)) from None
     try:
@@ -233,12 +249,14 @@ def _run(
     reforms: list[Reform],
     workdir: Path,
     memory_limit: str,
+    recorded: bool = False,
 ) -> Report:
     from cbec.whatif.replay import policy_of, replay
     from cbec.whatif.report import ReformInfo, build_report
 
     policies = {"baseline": policy_of(current), "reform": policy_of(reformed)}
-    steps = 1 + 7 * len(policies) + 1
+    # A re-clearing reports 7 steps; the recorded baseline 1.
+    steps = 1 + 7 * len(policies) - (6 if recorded else 0) + 1
     with Progress(
         TextColumn("[bold]{task.description:<34}"),
         BarColumn(),
@@ -252,7 +270,15 @@ def _run(
         def advance(label: str) -> None:
             bar.update(task, description=label, advance=1)
 
-        replayed = replay(db, span, policies, workdir, memory_limit, progress=advance)
+        replayed = replay(
+            db,
+            span,
+            policies,
+            workdir,
+            memory_limit,
+            progress=advance,
+            recorded_scenario="baseline" if recorded else None,
+        )
         advance("comparing")
         infos = [ReformInfo(r.name, r.description, str(r.path)) for r in reforms]
         report = build_report(replayed, infos)
