@@ -10,6 +10,10 @@ less returns entered before it), and its bonded stock ledger with the stock on h
 scenarios see the same documents, the same allowance and stock before, and the same order of
 judgement, so they compare like for like. Returns and cancellations entered during the period are
 not replayed (they are messages about decisions, not declarations).
+
+One scenario may instead be taken as the store recorded it (`recorded_scenario`, the CLI's
+`--baseline recorded`): its output files are the store's decisions and tax lines of the same
+declarations, which saves one clearing run (docs/whatif.md says when that is the same baseline).
 """
 
 from __future__ import annotations
