@@ -333,19 +333,6 @@ def test_the_report_in_json(replayed: Replay, recorded: Recorded) -> None:
     }
 
 
-def _fingerprint(db: Path) -> dict[str, Any]:
-    """Every file of the store (the DuckDB file and its documents) by content, and row counts."""
-    files = [db, *sorted(db.with_name(db.name + ".documents").rglob("*"))]
-    hashes = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
-        counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in tables}
-    finally:
-        con.close()
-    return {"files": hashes, "counts": counts}
-
-
 def _report_json(replayed: Replay, info: ReformInfo) -> dict[str, Any]:
     report: dict[str, Any] = json.loads(render.to_json(build_report(replayed, [info])))
     return report
