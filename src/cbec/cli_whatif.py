@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 
 FORMATS = ("table", "json", "html")
+BASELINES = ("re-clear", "recorded")
 
 
 def _rules(
@@ -198,6 +199,15 @@ def whatif(
         Path | None, typer.Option("--db", help="The store whose declarations are replayed.")
     ] = None,
     store_url: StoreOption = None,
+    baseline: Annotated[
+        str,
+        typer.Option(
+            "--baseline",
+            help="re-clear (default): re-clear the period under the current rules; recorded: "
+            "take the store's decisions as they are (one re-clearing instead of two; the same "
+            "when the period was cleared in one run under the current rules).",
+        ),
+    ] = "re-clear",
 ) -> None:
     """Re-clear a period's recorded declarations under reformed rules, beside the current rules,
     without touching the store; report what changes."""
@@ -209,24 +219,28 @@ def whatif(
         raise fail(f"--format {output_format!r} is not a format; write table, json or html")
     if output_format == "html" and out is None:
         out = Path("whatif.html")
+    baseline = baseline.lower()
+    if baseline not in BASELINES:
+        raise fail(f"--baseline {baseline!r} is not a baseline; write re-clear or recorded")
+    recorded = baseline == "recorded"
     try:
         span = Period.parse(period)
     except PeriodError as exc:
         raise fail(f"--period {exc}") from None
-    recorded = target(db or Path(), store_url) if store_url else db
-    if recorded is None:
+    source = target(db or Path(), store_url) if store_url else db
+    if source is None:
         raise fail("give the store: --db FILE or --store postgresql://USER@HOST/DB", 2)
-    if isinstance(recorded, Path) and not recorded.is_file():
-        raise fail(f"--db {recorded}: no store there")
+    if isinstance(source, Path) and not source.is_file():
+        raise fail(f"--db {source}: no store there")
     current, loaded = _rules(tariff, positive_list, reform)
     reformed = _applied(current, loaded)
     try:
         if work_dir is not None:
-            report = _run(recorded, span, current, reformed, loaded, work_dir, memory_limit)
+            report = _run(source, span, current, reformed, loaded, work_dir, memory_limit, recorded)
         else:
             with tempfile.TemporaryDirectory(prefix="cbec-whatif-") as scratch:
                 report = _run(
-                    recorded, span, current, reformed, loaded, Path(scratch), memory_limit
+                    source, span, current, reformed, loaded, Path(scratch), memory_limit, recorded
                 )
     except ReplayError as exc:
         raise fail(str(exc)) from None
@@ -244,12 +258,14 @@ def _run(
     reforms: list[Reform],
     workdir: Path,
     memory_limit: str,
+    recorded: bool = False,
 ) -> Report:
     from cbec.whatif.replay import policy_of, replay
     from cbec.whatif.report import ReformInfo, build_report
 
     policies = {"baseline": policy_of(current), "reform": policy_of(reformed)}
-    steps = 1 + 7 * len(policies) + 1
+    # A re-clearing reports 7 steps; the recorded baseline 1.
+    steps = 1 + 7 * len(policies) - (6 if recorded else 0) + 1
     with Progress(
         TextColumn("[bold]{task.description:<34}"),
         BarColumn(),
@@ -264,7 +280,15 @@ def _run(
             bar.update(task, description=label, advance=1)
 
         with _store_file(db) as path:
-            replayed = replay(path, span, policies, workdir, memory_limit, progress=advance)
+            replayed = replay(
+                path,
+                span,
+                policies,
+                workdir,
+                memory_limit,
+                progress=advance,
+                recorded_scenario="baseline" if recorded else None,
+            )
         advance("comparing")
         infos = [ReformInfo(r.name, r.description, str(r.path)) for r in reforms]
         report = build_report(replayed, infos)

@@ -333,17 +333,122 @@ def test_the_report_in_json(replayed: Replay, recorded: Recorded) -> None:
     }
 
 
-def _fingerprint(db: Path) -> dict[str, Any]:
-    """Every file of the store (the DuckDB file and its documents) by content, and row counts."""
-    files = [db, *sorted(db.with_name(db.name + ".documents").rglob("*"))]
-    hashes = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
-    con = duckdb.connect(str(db), read_only=True)
+def _report_json(replayed: Replay, info: ReformInfo) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(render.to_json(build_report(replayed, [info])))
+    return report
+
+
+def test_the_recorded_baseline_gives_the_same_report_as_re_clearing(
+    replayed: Replay, recorded: Recorded
+) -> None:
+    """June was cleared in one run under the current rules: the store's decisions are the
+    baseline a re-clearing gives, so taking them as recorded changes nothing in the report."""
+    reform = load_reform(recorded.root / "annual.yaml")
+    policies = {
+        "baseline": policy_of(current_rules()),
+        "reform": policy_of(apply_reforms(current_rules(), [reform])),
+    }
+    fast = replay(
+        recorded.db,
+        Period.parse("2024-06"),
+        policies,
+        recorded.root / "replay-recorded",
+        recorded_scenario="baseline",
+    )
+    assert (fast.recorded_scenario, fast.runs, fast.declarations) == ("baseline", 1, 13)
+    assert not (recorded.root / "replay-recorded" / "baseline" / "scratch.duckdb").exists()
+    # The baseline files hold the store's rows, in the pipeline's columns and order.
+    stored = pq.read_table(fast.scenarios["baseline"].decisions)
+    recleared = pq.read_table(replayed.scenarios["baseline"].decisions)
+    assert [(f.name, f.type) for f in stored.schema] == [(f.name, f.type) for f in recleared.schema]
+    stored = stored.cast(recleared.schema)  # a re-clearing writes reasons as never null
+    assert stored.drop(["invt_no"]) == recleared.drop(["invt_no"])  # invt_no: the store's serials
+    assert pq.read_table(fast.scenarios["baseline"].tax_lines) == pq.read_table(
+        replayed.scenarios["baseline"].tax_lines
+    )
+    full = dataclasses.replace(
+        replayed,
+        scenarios={
+            "baseline": replayed.scenarios["baseline"],
+            "reform": replayed.scenarios["annual"],
+        },
+    )
+    info = ReformInfo("30,000", "", str(recorded.root / "annual.yaml"))
+    from_records, from_clearing = _report_json(fast, info), _report_json(full, info)
+    assert (from_records.pop("baseline"), from_clearing.pop("baseline")) == (
+        "recorded",
+        "re-cleared",
+    )
+    assert from_records == from_clearing
+    assert from_records["changes"]["newly_admitted"] == 1  # A5, as in the full re-clearing
+
+
+def test_the_recorded_baseline_is_what_the_store_decided_even_when_a_re_clearing_differs(
+    tmp_path: Path,
+) -> None:
+    """A payment that came in a later run: the store rejected the declaration (its run had no
+    payment), a re-clearing of the period admits it. The recorded baseline keeps the store's
+    rejection and says it came from two runs; the reform is re-cleared either way."""
+    db = tmp_path / "cbec.duckdb"
+    late = declaration("P1", [_line(GARMENT, 1, "100.00")], when=_june(5))
+    first = write_jsonl(tmp_path / "first", {**late, "payments": []})
+    second = write_jsonl(
+        tmp_path / "second",
+        merge(
+            {"payments": late["payments"]},
+            declaration("P2", [_line(GARMENT, 1, "100.00")], when=_june(6)),
+        ),
+    )
+    store = Store(db)
     try:
-        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
-        counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in tables}
+        clear([first], store, tmp_path / "out1", Policy.load())
+        clear([second], store, tmp_path / "out2", Policy.load())
     finally:
-        con.close()
-    return {"files": hashes, "counts": counts}
+        store.close()
+    current = current_rules()
+    factor = load_reform(_reform(tmp_path, FACTOR, "factor.yaml"))
+    policies = {
+        "baseline": policy_of(current),
+        "reform": policy_of(apply_reforms(current, [factor])),
+    }
+    june = Period.parse("2024-06")
+    full = replay(db, june, policies, tmp_path / "full")
+    fast = replay(db, june, policies, tmp_path / "fast", recorded_scenario="baseline")
+    assert (full.runs, fast.runs) == (2, 2)
+    assert _outcomes(full.scenarios["baseline"].decisions)["P1"] == (800, [])
+    assert _outcomes(fast.scenarios["baseline"].decisions)["P1"] == (100, ["payment_missing"])
+    for replayed in (full, fast):
+        assert _outcomes(replayed.scenarios["reform"].decisions)["P1"] == (800, [])
+    info = ReformInfo("60 %", "", "factor.yaml")
+    assert _report_json(full, info)["changes"]["newly_admitted"] == 0
+    fast_report = _report_json(fast, info)
+    assert fast_report["changes"]["newly_admitted"] == 1  # what the store decided, then P1
+    assert (fast_report["baseline"], fast_report["recorded_runs"]) == ("recorded", 2)
+    assert "as the store recorded them (2 runs; baseline)" in render.headline(
+        build_report(fast, [info])
+    )
+
+
+def test_whatif_with_the_recorded_baseline_prints_the_same_figures(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    reform = _reform(tmp_path, ANNUAL, "annual.yaml")
+    reports = {}
+    for baseline in ("re-clear", "recorded"):
+        out = tmp_path / f"{baseline}.json"
+        result = runner.invoke(
+            app,
+            [
+                "whatif", "--db", str(recorded.db), "--period", "2024-06", "--reform",
+                str(reform), "--format", "json", "--out", str(out), "--baseline", baseline,
+            ],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        reports[baseline] = json.loads(out.read_text(encoding="utf-8"))
+    assert reports["re-clear"].pop("baseline") == "re-cleared"
+    assert reports["recorded"].pop("baseline") == "recorded"
+    assert reports["re-clear"] == reports["recorded"]
+    assert reports["recorded"]["recorded_runs"] == 1
 
 
 def test_whatif_writes_tables_and_a_standalone_page_and_leaves_the_store_unchanged(
@@ -408,6 +513,7 @@ tariff:
         (["--period", "2024-13"], "--period '2024-13' is not a period"),
         (["--period", "2023-06"], "no recorded declarations in 2023-06"),
         (["--format", "pdf"], "--format 'pdf' is not a format"),
+        (["--baseline", "stored"], "--baseline 'stored' is not a baseline"),
         (["--db", "{nodb}"], "no store there"),
         (["--work-dir", "{used}"], "is not empty; give a new or empty folder"),
     ],

@@ -66,6 +66,13 @@ def _period(report: Report) -> str:
 
 
 def headline(report: Report) -> str:
+    if report.baseline == "recorded":
+        runs = f"{report.recorded_runs:,} run{'s' if report.recorded_runs != 1 else ''}"
+        return (
+            f"What if: {_reform_names(report)}. {report.declarations:,} declarations of "
+            f"{_period(report)} as the store recorded them ({runs}; baseline) and re-cleared "
+            "under the reform."
+        )
     return (
         f"What if: {_reform_names(report)}. {report.declarations:,} declarations of "
         f"{_period(report)} re-cleared under the current rules (baseline) and under the reform."
@@ -180,6 +187,8 @@ def as_dict(report: Report) -> dict[str, Any]:
                 for r in report.reforms
             ],
             "scenarios": report.scenarios,
+            "baseline": report.baseline,
+            "recorded_runs": report.recorded_runs,
             "declarations": report.declarations,
             "recorded": report.recorded,
             "totals": report.totals,

@@ -10,6 +10,10 @@ less returns entered before it), and its bonded stock ledger with the stock on h
 scenarios see the same documents, the same allowance and stock before, and the same order of
 judgement, so they compare like for like. Returns and cancellations entered during the period are
 not replayed (they are messages about decisions, not declarations).
+
+One scenario may instead be taken as the store recorded it (`recorded_scenario`, the CLI's
+`--baseline recorded`): its output files are the store's decisions and tax lines of the same
+declarations, which saves one clearing run (docs/whatif.md says when that is the same baseline).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from cbec.documents.schemas import IMPORT_DOCUMENTS, Document
+from cbec.documents.schemas import DECISION, IMPORT_DOCUMENTS, TAX_LINE, Document
 from cbec.pipeline import Policy, clear
 from cbec.policy.reforms import Rules
 from cbec.stats.periods import Period
@@ -55,6 +59,9 @@ class Replay:
     inputs: Path  # the scratch input folder (inventories.parquet etc.)
     recorded: Path  # the store's own decisions of the period, as recorded
     scenarios: dict[str, Scenario]
+    # The scenario taken from the store's recorded decisions instead of re-cleared, if any.
+    recorded_scenario: str | None = None
+    runs: int = 0  # clearing runs (batches) that recorded the period's decisions
 
 
 # Companion documents and how a declaration names them.
@@ -74,9 +81,15 @@ def replay(
     workdir: Path,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     progress: Progress | None = None,
+    recorded_scenario: str | None = None,
 ) -> Replay:
     """Re-clear the store's declarations of `period` once per policy, in scratch stores under
-    `workdir`; the store at `db` is only read."""
+    `workdir`; the store at `db` is only read.
+
+    `recorded_scenario` names a scenario (of `policies`, usually the baseline under the current
+    rules) that is not re-cleared: its decisions and tax lines are the store's own, as recorded,
+    for the same declarations. That saves one re-clearing, and gives the same figures when the
+    period was cleared under those rules in one run with all its documents (docs/whatif.md)."""
     step = progress or (lambda _: None)
     if not db.is_file():
         raise ReplayError(f"--db {db}: no store there")
@@ -84,8 +97,12 @@ def replay(
         raise ReplayError(f"--work-dir {workdir} is not empty; give a new or empty folder")
     inputs = workdir / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
+    if recorded_scenario is not None and recorded_scenario not in policies:
+        raise ValueError(f"no scenario {recorded_scenario!r} to take from the records")
     step("reading the period")
-    count = _extract(db, period, inputs, workdir, memory_limit)
+    count, runs = _extract(
+        db, period, inputs, workdir, memory_limit, tax_lines=recorded_scenario is not None
+    )
     if count == 0:
         raise ReplayError(
             f"no recorded declarations in {period.label} ({period.start} to {period.end}, "
@@ -93,8 +110,44 @@ def replay(
         )
     scenarios = {}
     for name, policy in policies.items():
-        scenarios[name] = _clear_scenario(name, policy, inputs, workdir, memory_limit, step)
-    return Replay(period, count, inputs, inputs / "recorded.parquet", scenarios)
+        if name == recorded_scenario:
+            step(f"{name}: as recorded")
+            scenarios[name] = _recorded_scenario(name, inputs, workdir, memory_limit)
+        else:
+            scenarios[name] = _clear_scenario(name, policy, inputs, workdir, memory_limit, step)
+    return Replay(
+        period, count, inputs, inputs / "recorded.parquet", scenarios, recorded_scenario, runs
+    )
+
+
+def _recorded_scenario(name: str, inputs: Path, workdir: Path, memory_limit: str) -> Scenario:
+    """The store's decisions and tax lines of the replayed declarations, as a scenario's output
+    files (the columns and order of `cbec clear`'s)."""
+    out = workdir / name / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"memory_limit": memory_limit})
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"SET temp_directory = {_quoted(str(workdir / 'spill'))}")
+        replayed = (
+            "(SELECT DISTINCT agent_code, cop_no FROM "
+            f"read_parquet({_quoted(str(inputs / 'inventories.parquet'))}))"
+        )
+        for document, source in (
+            (DECISION, "recorded.parquet"),
+            (TAX_LINE, "recorded_tax_lines.parquet"),
+        ):
+            columns = ", ".join(document.schema.names)
+            _copy(
+                con,
+                f"SELECT {columns} FROM read_parquet({_quoted(str(inputs / source))}) "
+                f"SEMI JOIN {replayed} USING (agent_code, cop_no) "
+                f"ORDER BY {', '.join(document.key)}",
+                out / f"{document.stem}.parquet",
+            )
+    finally:
+        con.close()
+    return Scenario(name, out / "decisions.parquet", out / "tax_lines.parquet")
 
 
 def _clear_scenario(
@@ -125,9 +178,12 @@ def _clear_scenario(
     return Scenario(name, out / "decisions.parquet", out / "tax_lines.parquet")
 
 
-def _extract(db: Path, period: Period, inputs: Path, workdir: Path, memory_limit: str) -> int:
+def _extract(
+    db: Path, period: Period, inputs: Path, workdir: Path, memory_limit: str, tax_lines: bool
+) -> tuple[int, int]:
     """Write the period's declarations, their companions, the store's decisions of the period
-    and the allowance used before it to `inputs`; the number of declarations."""
+    (and their tax lines, with `tax_lines`) and the allowance used before it to `inputs`; the
+    number of declarations, and of the runs that decided them."""
     con = duckdb.connect(config={"memory_limit": memory_limit})
     try:
         con.execute("SET enable_progress_bar = false")
@@ -152,6 +208,19 @@ def _extract(db: Path, period: Period, inputs: Path, workdir: Path, memory_limit
             inputs / "recorded.parquet",
             [start, end],
         )
+        if tax_lines:
+            _copy(
+                con,
+                "SELECT * FROM recorded.tax_lines SEMI JOIN period_keys USING (agent_code, cop_no) "
+                "ORDER BY agent_code, cop_no, gnum",
+                inputs / "recorded_tax_lines.parquet",
+            )
+        found_runs = con.execute(
+            "SELECT count(DISTINCT batch_id) FROM recorded.decisions "
+            "WHERE decl_time >= ? AND decl_time < ?",
+            [start, end],
+        ).fetchall()
+        runs = int(found_runs[0][0])
         documents_dir = db.with_name(db.name + ".documents")
         for stem in ("inventories", "inventory_lines"):
             rows = _stored(con, stem, documents_dir)
@@ -165,7 +234,7 @@ def _extract(db: Path, period: Period, inputs: Path, workdir: Path, memory_limit
             )
         declarations = inputs / "inventories.parquet"
         if not declarations.exists():
-            return 0
+            return 0, runs
         for stem, (first, second) in _COMPANIONS.items():
             rows = _stored(con, stem, documents_dir)
             if rows is None:
@@ -207,7 +276,7 @@ def _extract(db: Path, period: Period, inputs: Path, workdir: Path, memory_limit
             f"SELECT count(*) FROM (SELECT DISTINCT agent_code, cop_no FROM "
             f"read_parquet({_quoted(str(declarations))}))"
         ).fetchall()
-        return int(found[0][0])
+        return int(found[0][0]), runs
     finally:
         con.close()
 

@@ -21,12 +21,14 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
 from cbec.clearance.decide import REJECTED
+from cbec.documents.schemas import DECISION, TAX_LINE, Document
 from cbec.stats.facts import admitted
 from cbec.stats.reference import Reference
 from cbec.whatif.replay import Replay
@@ -62,6 +64,8 @@ class Report:
     tax_by_chapter: list[dict[str, Any]]  # {"chapter", scenario: {tax: money}, ...}
     # "mode" -> [{"mode": "9610", scenario: Figures, ...}, ...]; likewise platform, province
     breakdowns: dict[str, list[dict[str, Any]]]
+    baseline: str = "re-cleared"  # or "recorded": the store's decisions, not re-cleared
+    recorded_runs: int = 0  # clearing runs that recorded the period's decisions
 
 
 def build_report(replay: Replay, reforms: Sequence[ReformInfo]) -> Report:
@@ -77,7 +81,7 @@ def _report(con: Any, replay: Replay, reforms: list[ReformInfo]) -> Report:
     names = list(replay.scenarios)
     platforms = _platforms(con.read_parquet(str(replay.inputs / "inventories.parquet")))
     frames = {
-        name: _frame(con.read_parquet(str(s.decisions)), platforms)
+        name: _frame(_read(con, s.decisions, DECISION), platforms)
         for name, s in replay.scenarios.items()
     }
     # Every figure reads this frame: joined once, then aggregated many ways.
@@ -88,7 +92,7 @@ def _report(con: Any, replay: Replay, reforms: list[ReformInfo]) -> Report:
     )
     lines = _union(
         [
-            con.read_parquet(str(s.tax_lines)).mutate(scenario=ibis.literal(name))
+            _read(con, s.tax_lines, TAX_LINE).mutate(scenario=ibis.literal(name))
             for name, s in replay.scenarios.items()
         ]
     )
@@ -124,7 +128,17 @@ def _report(con: Any, replay: Replay, reforms: list[ReformInfo]) -> Report:
         rejected_by_reason=_reasons(decisions, names),
         tax_by_chapter=_chapters(lines, names),
         breakdowns=breakdowns,
+        baseline="recorded" if replay.recorded_scenario == names[0] else "re-cleared",
+        recorded_runs=replay.runs,
     )
+
+
+def _read(con: Any, path: Path, document: Document) -> ir.Table:
+    """A scenario's output file in its document's columns and types (a re-clearing writes some
+    columns as never null, the store's records do not: the scenarios must union)."""
+    table = con.read_parquet(str(path))
+    schema = ibis.Schema.from_pyarrow(document.schema)
+    return table.select(**{name: table[name].cast(dtype) for name, dtype in schema.items()})
 
 
 def _platforms(inventories: ir.Table) -> ir.Table:
