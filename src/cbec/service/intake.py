@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pyarrow as pa
 
 from cbec.service import companions
 
@@ -142,23 +143,7 @@ def record(
     (with `failure` when they could not be cleared). Returns the receipts added."""
     con.execute("BEGIN TRANSACTION")
     try:
-        added = 0
-        for receipt in receipts:
-            added += len(
-                con.execute(
-                    "INSERT INTO service_receipts "
-                    "(recipient, code, receipt_guid, xml, intake_id, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING cursor",
-                    [
-                        receipt.recipient,
-                        receipt.code,
-                        receipt.receipt_guid,
-                        receipt.xml,
-                        receipt.intake_id,
-                        when,
-                    ],
-                ).fetchall()
-            )
+        added = _add_receipts(con, receipts, when)
         if entry_ids:
             con.execute(
                 "UPDATE service_intake SET processed_at = ?, failure = ? WHERE id IN "
@@ -170,6 +155,68 @@ def record(
         con.execute("ROLLBACK")
         raise
     return added
+
+
+def _add_receipts(
+    con: duckdb.DuckDBPyConnection, receipts: Sequence[ReceiptRow], when: dt.datetime
+) -> int:
+    """The receipts not recorded before (by recipient and receipt `guid`), inserted at once with
+    cursors that grow in the order given. One INSERT a receipt cost DuckDB about 15 ms each
+    (its unique index), most of a micro-batch of a few thousand receipts."""
+    first: dict[tuple[str, str], ReceiptRow] = {}
+    for receipt in receipts:
+        first.setdefault((receipt.recipient, receipt.receipt_guid), receipt)
+    if not first:
+        return 0
+    rows = list(first.values())
+    offered = pa.table(
+        {
+            "ordinal": pa.array(range(len(rows)), pa.int64()),
+            "recipient": [r.recipient for r in rows],
+            "receipt_guid": [r.receipt_guid for r in rows],
+        }
+    )
+    con.register("cbec_offered_receipts", offered)
+    try:
+        known = con.execute(
+            "SELECT o.ordinal FROM cbec_offered_receipts o SEMI JOIN service_receipts r "
+            "ON r.recipient = o.recipient AND r.receipt_guid = o.receipt_guid"
+        ).fetchall()
+    finally:
+        con.unregister("cbec_offered_receipts")
+    recorded_before = {int(k[0]) for k in known}
+    new = [r for ordinal, r in enumerate(rows) if ordinal not in recorded_before]
+    if not new:
+        return 0
+    # Cursors from the sequence, sorted: a receipt given later in a batch reads later.
+    cursors = sorted(
+        int(c[0])
+        for c in con.execute(
+            "SELECT nextval('service_receipt_cursors') FROM range(?)", [len(new)]
+        ).fetchall()
+    )
+    table = pa.table(
+        {
+            "cursor": pa.array(cursors, pa.int64()),
+            "recipient": pa.array([r.recipient for r in new], pa.string()),
+            "code": pa.array([r.code for r in new], pa.string()),
+            "receipt_guid": pa.array([r.receipt_guid for r in new], pa.string()),
+            "xml": pa.array([r.xml for r in new], pa.string()),
+            "intake_id": pa.array([r.intake_id for r in new], pa.int64()),
+        }
+    )
+    con.register("cbec_new_receipts", table)
+    try:
+        con.execute(
+            "INSERT INTO service_receipts "
+            "(cursor, recipient, code, receipt_guid, xml, intake_id, created_at) "
+            "SELECT cursor, recipient, code, receipt_guid, xml, intake_id, ? "
+            "FROM cbec_new_receipts",
+            [when],
+        )
+    finally:
+        con.unregister("cbec_new_receipts")
+    return len(new)
 
 
 @dataclass(frozen=True)
