@@ -145,10 +145,21 @@ class Batcher:
             self.metrics.add("cbec_batch_failures_total")
             return
         added = intake.record(self.store.con.con, [e.id for e in entries], receipts, when)
+        readable, seconds = time.time(), time.perf_counter() - started
         self.metrics.add("cbec_batches_total")
         self.metrics.add("cbec_batch_messages_total", len(entries))
-        self.metrics.add("cbec_batch_seconds_total", time.perf_counter() - started)
+        self.metrics.add("cbec_batch_seconds_total", seconds)
         self.metrics.add("cbec_receipts_recorded_total", added)
+        self.metrics.observe("cbec_batch_duration_seconds", seconds)
+        self.metrics.observe("cbec_batch_size_messages", len(entries))
+        self.metrics.observe(
+            "cbec_receipt_latency_seconds",
+            *(
+                max(readable - e.acknowledged_at, 0.0)
+                for e in entries
+                if e.acknowledged_at is not None
+            ),
+        )
         if added:
             self.on_receipts()
 

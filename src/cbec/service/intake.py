@@ -16,6 +16,7 @@ message is on disk.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -38,6 +39,9 @@ _DDL = (
     # DEFAULT: DuckDB 2.0 replays a list default from its WAL only with an extension it
     # downloads, so a store killed after this statement would not reopen offline.
     "ALTER TABLE service_intake ADD COLUMN IF NOT EXISTS needs VARCHAR[]",
+    # When the message was acknowledged, in seconds since the epoch (received_at keeps the
+    # messages' precision, the second): the start of its receipt latency (service/metrics.py).
+    "ALTER TABLE service_intake ADD COLUMN IF NOT EXISTS acknowledged_at DOUBLE",
     companions.DDL,
     "CREATE SEQUENCE IF NOT EXISTS service_receipt_cursors START 1",
     """CREATE TABLE IF NOT EXISTS service_receipts (
@@ -66,6 +70,7 @@ class Entry:
     message_code: str
     node_guids: tuple[str, ...]
     body: bytes
+    acknowledged_at: float | None = None  # time.time() at intake; None in stores before it
 
 
 @dataclass(frozen=True)
@@ -87,17 +92,28 @@ def accept(
     received_at: dt.datetime,
     provides: Sequence[str] = (),
     needs: Sequence[str] = (),
+    acknowledged_at: float | None = None,
 ) -> tuple[int, bool]:
     """Appends a message to the log with the companion keys it provides and needs, and commits;
     returns its id and whether it is new (False: the sender sent this `guid` before, and the
-    first entry's id is returned)."""
+    first entry's id is returned). `acknowledged_at` defaults to now (`time.time()`)."""
+    acknowledged = time.time() if acknowledged_at is None else acknowledged_at
     con.execute("BEGIN TRANSACTION")
     try:
         added = con.execute(
             "INSERT INTO service_intake "
-            "(sender, guid, message_code, node_guids, body, received_at, needs) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            [sender, guid, message_code, list(node_guids), body, received_at, list(needs)],
+            "(sender, guid, message_code, node_guids, body, received_at, needs, acknowledged_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+            [
+                sender,
+                guid,
+                message_code,
+                list(node_guids),
+                body,
+                received_at,
+                list(needs),
+                acknowledged,
+            ],
         ).fetchall()
         if added:
             companions.remember(con, int(added[0][0]), list(provides))
@@ -116,11 +132,12 @@ def accept(
 def pending(con: duckdb.DuckDBPyConnection, limit: int, held: Collection[int] = ()) -> list[Entry]:
     """The oldest entries not yet processed, but those `held` (waiting for companions)."""
     rows = con.execute(
-        "SELECT id, sender, guid, message_code, node_guids, body FROM service_intake "
-        "WHERE processed_at IS NULL AND NOT list_contains(?, id) ORDER BY id LIMIT ?",
+        "SELECT id, sender, guid, message_code, node_guids, body, acknowledged_at "
+        "FROM service_intake WHERE processed_at IS NULL AND NOT list_contains(?, id) "
+        "ORDER BY id LIMIT ?",
         [sorted(held), limit],
     ).fetchall()
-    return [Entry(r[0], r[1], r[2], r[3], tuple(r[4]), bytes(r[5])) for r in rows]
+    return [Entry(r[0], r[1], r[2], r[3], tuple(r[4]), bytes(r[5]), r[6]) for r in rows]
 
 
 def depth(con: duckdb.DuckDBPyConnection) -> int:
