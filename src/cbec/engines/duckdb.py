@@ -74,7 +74,10 @@ class CompiledSQL:
     def __init__(self, backend: Any):
         self.backend = backend
         self.compile_once = type(backend).compile.__get__(backend)  # Ibis' own
+        self.prepare_once = type(backend)._run_pre_execute_hooks.__get__(backend)
+        self._prepared: set[ops.Node] = set()
         self._kept: OrderedDict[tuple[ops.Node, Any, bool], str] = OrderedDict()
+        self._tables: dict[tuple[str, Any], ir.Table] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -99,6 +102,32 @@ class CompiledSQL:
                 self._kept.popitem(last=False)
         return sql
 
+    def prepare(self, expr: ir.Expr) -> None:
+        """Ibis' hooks before running an expression (registering its in-memory tables and
+        UDFs, each a walk over the whole expression), once per expression: its in-memory tables
+        stay registered while it is kept."""
+        node = expr.op()
+        with self._lock:
+            if node in self._prepared:
+                return
+        self.prepare_once(expr)
+        with self._lock:
+            if len(self._prepared) > COMPILED_KEPT:
+                self._prepared.clear()
+            self._prepared.add(node)
+
+    def table(self, name: str, schema: Any) -> ir.Table:
+        """The table `name` just created with `schema`, as Ibis reads it back (its schema read
+        from DuckDB the first time only: reading it costs more than a micro-batch's query)."""
+        key = (name, schema)
+        with self._lock:
+            found = self._tables.get(key)
+        if found is None:
+            found = self.backend.table(name)
+            with self._lock:
+                self._tables[key] = found
+        return found
+
 
 def compiled_sql(backend: Any) -> CompiledSQL:
     """The connection's kept SQL, installed on first use."""
@@ -107,6 +136,7 @@ def compiled_sql(backend: Any) -> CompiledSQL:
         return found
     kept = CompiledSQL(backend)
     backend.compile = kept
+    backend._run_pre_execute_hooks = kept.prepare
     return kept
 
 
@@ -142,7 +172,7 @@ class DuckDBEngine:
         backend = self.store.con
         # As Ibis' create_table(temp=True) does it: the table with the expression's schema,
         # then its rows; with the SQL compiled once for every run.
-        backend._run_pre_execute_hooks(expr)
+        self.compiled.prepare(expr)
         schema = expr.schema()
         dialect = backend.dialect
         create = sge.Create(
@@ -156,7 +186,7 @@ class DuckDBEngine:
         columns = ", ".join(sg.to_identifier(c, quoted=True).sql(dialect) for c in expr.columns)
         backend.con.execute(create)
         backend.con.execute(f'INSERT INTO temp.main."{name}" ({columns}) {self.compiled(expr)}')
-        return backend.table(name)
+        return self.compiled.table(name, schema)
 
     def release(self, *names: str) -> None:
         for name in names:  # Ibis' drop_table misquotes names on this DuckDB
@@ -179,7 +209,7 @@ class DuckDBEngine:
         self, table: ir.Table, function: BatchFunction, schema: pa.Schema, rows: int
     ) -> ir.Table:
         # Ibis' to_pyarrow_batches calls a method DuckDB 2.0 no longer has: read its SQL here.
-        self.store.con._run_pre_execute_hooks(table)
+        self.compiled.prepare(table)
         reader = self.store.con.con.sql(self.compiled(table)).to_arrow_reader(rows)
         parts = [function(batch).cast(schema) for batch in reader]
         return ibis.memtable(pa.concat_tables(parts) if parts else schema.empty_table())
