@@ -97,9 +97,10 @@ class CompiledSQL:
         sql = str(self.compile_once(expr, limit=limit, pretty=pretty))
         with self._lock:
             self.misses += 1
-            self._kept[key] = sql
-            while len(self._kept) > COMPILED_KEPT:
-                self._kept.popitem(last=False)
+            if _reusable(key[0]):
+                self._kept[key] = sql
+                while len(self._kept) > COMPILED_KEPT:
+                    self._kept.popitem(last=False)
         return sql
 
     def prepare(self, expr: ir.Expr) -> None:
@@ -111,6 +112,8 @@ class CompiledSQL:
             if node in self._prepared:
                 return
         self.prepare_once(expr)
+        if not _reusable(node):
+            return
         with self._lock:
             if len(self._prepared) > COMPILED_KEPT:
                 self._prepared.clear()
@@ -127,6 +130,12 @@ class CompiledSQL:
             with self._lock:
                 self._tables[key] = found
         return found
+
+
+def _reusable(node: ops.Node) -> bool:
+    """Whether a later run may build the same expression: not if it holds an Ibis memtable
+    (named at random, and holding its rows: keeping it would keep a batch's data)."""
+    return not node.find(ops.InMemoryTable)
 
 
 def compiled_sql(backend: Any) -> CompiledSQL:
