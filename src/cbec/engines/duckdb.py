@@ -126,7 +126,7 @@ class CompiledSQL:
         with self._lock:
             found = self._tables.get(key)
         if found is None:
-            found = self.backend.table(name)
+            found = self.backend.table(name, database=("temp", "main"))  # as create_table
             with self._lock:
                 self._tables[key] = found
         return found
