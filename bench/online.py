@@ -287,6 +287,7 @@ def main() -> None:
     counters = dict(
         line.split(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#")
     )
+    served = _histogram(counters, "cbec_receipt_latency_seconds")
     result = {
         "benchmark": "online",
         "machine": machine(),
@@ -313,12 +314,31 @@ def main() -> None:
             / max(float(counters.get("cbec_batches_total", "1")), 1),
             2,
         ),
+        # The service's own histogram (GET /metrics): from each message's acknowledgement to
+        # its receipts being readable, every message (companions too), bucket upper bounds.
+        "service_receipt_latency_seconds": served,
         "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
         "date": dt.date.today().isoformat(),
     }
     print(json.dumps(result, indent=2))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"online_{args.nodes}.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+def _histogram(samples: dict[str, str], name: str) -> dict[str, Any]:
+    """A histogram of the exposition: its count, and the bucket bound reached by 50, 95 and
+    99 % of the observations."""
+    buckets = sorted(
+        (float(key.split('le="', 1)[1].rstrip('"}')), float(value))
+        for key, value in samples.items()
+        if key.startswith(f"{name}_bucket{{")
+    )
+    count = float(samples.get(f"{name}_count", "0"))
+    bounds: dict[str, float | str | None] = {}
+    for q in (50, 95, 99):
+        bound = next((b for b, c in buckets if c >= count * q / 100), None)
+        bounds[f"p{q}_at_most"] = "+Inf" if bound == float("inf") else bound
+    return {"messages": int(count), **bounds}
 
 
 if __name__ == "__main__":

@@ -111,3 +111,23 @@ def test_health_and_metrics(cleared: Running) -> None:
 def test_the_api_is_documented_by_openapi(cleared: Running) -> None:
     paths = cleared.client.get("/openapi.json").json()["paths"]
     assert {"/v1/messages", "/v1/receipts", "/v1/declarations/{cop_no}", "/health"} <= set(paths)
+
+
+def test_receipt_guids_read_by_pattern_are_those_the_parser_reads(cleared: Running) -> None:
+    from lxml import etree
+
+    from cbec.messages.catalog import NAMESPACE
+    from cbec.service.batcher import _guids
+
+    rows = cleared.service.store.con.con.execute("SELECT xml FROM service_receipts").fetchall()
+    assert len(rows) >= 6
+    for (xml,) in rows:
+        data = xml.encode("utf-8")
+        root = etree.fromstring(data)
+        assert _guids(data) == (root.get("guid"), root.findtext(f".//{{{NAMESPACE}}}guid"))
+    escaped = (
+        f'<ceb:CEB622Message guid="R&amp;1" xmlns:ceb="{NAMESPACE}">'
+        "<ceb:InventoryReturn><ceb:guid>G&amp;1</ceb:guid></ceb:InventoryReturn>"
+        "</ceb:CEB622Message>"
+    ).encode()
+    assert _guids(escaped) == ("R&1", "G&1")  # escaped text: read by the parser
