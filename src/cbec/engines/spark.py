@@ -102,8 +102,10 @@ def spark_session(
     for key, value in (options or {}).items():
         builder = builder.config(key, value)
     active = SparkSession.getActiveSession()
-    if active is not None and active.sparkContext.master != master:
-        active.stop()  # one session per process: a run on another master replaces it
+    if active is not None and _differs(active, master, options or {}):
+        # One session per process: a run on another master, or with other settings (executors
+        # and their memory are fixed when the session starts), replaces it.
+        active.stop()
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # py4j and Spark raise many kinds; all mean "not reachable"
@@ -113,6 +115,13 @@ def spark_session(
         ) from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _differs(session: SparkSession, master: str, options: dict[str, str]) -> bool:
+    conf = session.sparkContext.getConf()
+    return session.sparkContext.master != master or any(
+        conf.get(key) != value for key, value in options.items()
+    )
 
 
 class SparkEngine:
