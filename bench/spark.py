@@ -46,7 +46,12 @@ def _clear(folder: Path, work: Path, master: str | None, executors: int) -> tupl
         if master is None:
             clear([folder], store, out, Policy.load())
         else:
-            options = {"spark.executor.cores": "1", "spark.cores.max": str(executors)}
+            options = {
+                "spark.executor.cores": "1",
+                "spark.cores.max": str(executors),
+                # Each worker offers 4 GB (`_cluster`); Spark's default executor has 1 GB.
+                "spark.executor.memory": "3g",
+            }
             with spark_engine(store, master, options=options) as engine:
                 clear([folder], store, out, Policy.load(), engine=engine)
     finally:

@@ -3,8 +3,13 @@
 Inputs are Parquet on a path every worker reads; the executors scan and join them, nothing
 collects the documents to the driver. The store's history (decisions, allowance and stock
 ledgers, serials) is shipped to the workers as Parquet snapshots taken when the run begins; the
-documents the store keeps are Parquet already and are read where they lie. Kept stage tables are
-persisted DataFrames under a temporary view of the same name.
+documents the store keeps are Parquet already and are read where they lie.
+
+Kept stage tables are written by the executors to Parquet in the scratch folder and read back
+under a temporary view of the same name. This cuts the lineage: a later stage plans on a scan of
+the files, not on the plans of every stage before it. A persisted DataFrame would keep its whole
+plan, and each stage's plan would contain all the earlier ones: the driver then spends minutes
+analysing and matching cached plans (measured in docs/scale-out.md), more at each stage.
 
 The sequential ledgers run partitioned by their own key (the allowance by buyer and year, the
 stock as one pass over the contested items): Spark groups the contested rows by the key and
@@ -12,8 +17,8 @@ each group is judged by the same function as on DuckDB (`with_verdicts`) in an A
 executor, after sorting it in the order the stage gave (`sort_keys`). Only the verdicts of the
 contested rows come back to the driver.
 
-At the end, the tables the store records are written by the executors to Parquet in the scratch
-folder and loaded into the store's connection (`hand_over`).
+At the end, the kept tables the store records are loaded from their Parquet files into the store's
+connection (`hand_over`).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from cbec.engines.duckdb import with_verdicts
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
     from cbec.store.embedded import Store
 
@@ -96,8 +102,10 @@ def spark_session(
     for key, value in (options or {}).items():
         builder = builder.config(key, value)
     active = SparkSession.getActiveSession()
-    if active is not None and active.sparkContext.master != master:
-        active.stop()  # one session per process: a run on another master replaces it
+    if active is not None and _differs(active, master, options or {}):
+        # One session per process: a run on another master, or with other settings (executors
+        # and their memory are fixed when the session starts), replaces it.
+        active.stop()
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # py4j and Spark raise many kinds; all mean "not reachable"
@@ -109,8 +117,15 @@ def spark_session(
     return session
 
 
+def _differs(session: SparkSession, master: str, options: dict[str, str]) -> bool:
+    conf = session.sparkContext.getConf()
+    return session.sparkContext.master != master or any(
+        conf.get(key) != value for key, value in options.items()
+    )
+
+
 class SparkEngine:
-    """Stages as persisted Spark DataFrames; history as Parquet snapshots of `store`."""
+    """Stages as Parquet files in the scratch folder; history as Parquet snapshots of `store`."""
 
     name = "spark"
 
@@ -120,9 +135,10 @@ class SparkEngine:
         self.con = ibis.pyspark.connect(session)
         self.scratch = scratch
         self.run = uuid.uuid4().hex[:12]
-        self._kept: dict[str, DataFrame] = {}
+        self._kept: dict[str, Path] = {}  # kept table -> its folder of Parquet files
         self._history: dict[str, ir.Table] = {}
         self._views = 0
+        self._stages = 0
 
     # Reading -----------------------------------------------------------------------------
 
@@ -163,17 +179,29 @@ class SparkEngine:
         return self.session.sql(str(self.con.compile(expr)))
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
-        frame = self._frame(expr).persist()
-        self.release(name)
-        self._kept[name] = frame
-        return self._view(frame, name)
+        """`expr` computed by the executors into Parquet files, read back as `name`: the
+        stages after it plan on a scan of the files (the lineage is cut here)."""
+        frame = self._frame(expr)
+        self._stages += 1
+        folder = self.scratch / "stages" / f"{self._stages:03d}_{name}"
+        frame.write.parquet(str(folder))
+        kept = self._scan(folder, frame.schema)
+        self.release(name)  # after the write: `expr` may read the table it replaces
+        self._kept[name] = folder
+        return self._view(kept, name)
+
+    def _scan(self, folder: Path, schema: StructType) -> DataFrame:
+        if any(folder.glob("*.parquet")):
+            return self.session.read.schema(schema).parquet(str(folder))
+        # An empty result may be written without a part file: keep the schema by hand.
+        return self.session.createDataFrame([], schema)
 
     def release(self, *names: str) -> None:
         for name in names:
-            frame = self._kept.pop(name, None)
-            if frame is not None:
+            folder = self._kept.pop(name, None)
+            if folder is not None:
                 self.session.catalog.dropTempView(name)
-                frame.unpersist()
+                shutil.rmtree(folder, ignore_errors=True)
 
     def sequential_pass(self, ordered: ir.Table, key: Sequence[str], judge: Judge) -> pa.Table:
         order = sort_keys(ordered)
@@ -208,20 +236,16 @@ class SparkEngine:
         return self._view(frame.mapInArrow(apply, from_arrow_schema(schema)))
 
     def hand_over(self, *names: str) -> None:
-        """Each kept table is written by the executors to scratch Parquet and loaded into the
-        store's connection as a temporary table of the same name."""
+        """Each kept table's Parquet files are loaded into the store's connection as a
+        temporary table of the same name."""
         raw = self.store.con.con
         for name in names:
-            target = self.scratch / "results" / name
-            if target.exists():
-                shutil.rmtree(target)
-            self._kept[name].write.parquet(str(target))
-            files = sorted(str(p) for p in target.glob("*.parquet"))
+            files = sorted(str(p) for p in self._kept[name].glob("*.parquet"))
             raw.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
             if files:
                 raw.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM read_parquet(?)', [files])
-            else:  # an empty result: Spark writes no part file, so keep the schema by hand
-                empty = self._kept[name].limit(0).toArrow()
+            else:  # an empty result written without a part file: keep the schema by hand
+                empty = self.session.table(name).limit(0).toArrow()
                 raw.register("cbec_empty", empty)
                 try:
                     raw.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM cbec_empty')
