@@ -1,0 +1,99 @@
+"""What the risk features cost as the store's history grows: two simulated days cleared into one
+store, each stage of each day timed.
+
+    .venv/bin/python bench/risk_history.py --parcels 1000000 [--seed 1] [--keep DIR]
+
+Simulates day 1 (2024-06-15, seed `--seed`) and day 2 (2024-06-16, seed `--seed + 1`) into
+`--keep DIR` (or a temporary folder; days already there are reused), clears both into a fresh
+store, and times every stored stage (`DuckDBEngine.materialize`) of each run. Day 1 judges on an
+empty history, day 2 on day 1's documents and decisions: the difference in the `risk_features`
+stage is what one day of history adds. Prints one JSON object and writes it to
+bench/results/risk_history_<N>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from cbec.engines import duckdb as engines
+from cbec.pipeline import Policy, clear
+from cbec.store.embedded import Store
+
+RISK_STAGES = ("risk_features", "new_risk_decisions")
+
+
+def _simulate(parcels: int, seed: int, day: dt.date, out: Path) -> None:
+    from cbec.simulate import simulate_day
+
+    if not (out / "inventories.parquet").exists():
+        simulate_day(parcels, seed, day, out)
+
+
+def _timed_runs(days: list[Path], scratch: Path) -> list[dict[str, Any]]:
+    """Clears each day into one store; the stages of each run with their seconds."""
+    real = engines.DuckDBEngine.materialize
+    stages: list[tuple[str, float]] = []
+    last = [0.0]
+
+    def timed(self: engines.DuckDBEngine, name: str, expr: Any) -> Any:
+        out = real(self, name, expr)
+        now = time.perf_counter()
+        stages.append((name, round(now - last[0], 2)))
+        last[0] = now
+        return out
+
+    engines.DuckDBEngine.materialize = timed  # type: ignore[method-assign]
+    runs = []
+    store = Store(scratch / "cbec.duckdb")
+    try:
+        for n, day in enumerate(days, start=1):
+            stages.clear()
+            started = last[0] = time.perf_counter()
+            result = clear([day], store, scratch / f"out{n}", Policy.load())
+            seconds = time.perf_counter() - started
+            risk = sum(t for name, t in stages if name in RISK_STAGES)
+            runs.append(
+                {
+                    "day": n,
+                    "declarations": result.declarations,
+                    "seconds": round(seconds, 1),
+                    "risk_seconds": round(risk, 2),
+                    "risk_share": round(risk / seconds, 3),
+                    "stages": dict(stages),
+                }
+            )
+    finally:
+        engines.DuckDBEngine.materialize = real  # type: ignore[method-assign]
+        store.close()
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parcels", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cbec-risk-history-") as tmp:
+        root = args.keep or Path(tmp)
+        days = [root / "day1", root / "day2"]
+        _simulate(args.parcels, args.seed, dt.date(2024, 6, 15), days[0])
+        _simulate(args.parcels, args.seed + 1, dt.date(2024, 6, 16), days[1])
+        scratch = Path(tmp) / "store"
+        scratch.mkdir()
+        runs = _timed_runs(days, scratch)
+    report = {"parcels_a_day": args.parcels, "seed": args.seed, "runs": runs}
+    text = json.dumps(report, indent=1)
+    results = Path(__file__).resolve().parent / "results"
+    (results / f"risk_history_{args.parcels}.json").write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
