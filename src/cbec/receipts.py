@@ -60,6 +60,8 @@ RECEIPT_CODES: dict[str, str] = {
     "already_returned": "A line was returned before.",
     "released_use_return": "The declaration list is released: apply for a return (CEB625).",
     "already_rejected": "The declaration list was rejected: there is nothing to cancel.",
+    "under_inspection": "The declaration list is held for inspection: the inspection's result "
+    "decides it, and it cannot be withdrawn meanwhile.",
     "cancel_accepted": "The declaration list, held for review, is withdrawn: its stock and "
     "allowance are given back and it is closed (899).",
     "message_unreadable": "The file cannot be read as a CEB message.",

@@ -190,3 +190,27 @@ def test_goods_back_after_45_days_refuse_the_return(tmp_path: Path, policy: Poli
         in (answers["G2"]["return_info"])
     )
     assert str(_used(db, "110101199003070011", 2024)) == "4000.00"  # only G1 gave it back
+
+
+def test_a_list_held_for_inspection_cannot_be_withdrawn(tmp_path: Path, policy: Policy) -> None:
+    # 8.00 CNY a garment is far below its tariff line's reference price: the shipped hard rule
+    # sends it to inspection (500). Its declarant's cancellation the next day is refused with
+    # why; the list stays held, keeping its 8.00 of the buyer's allowance.
+    far_below = [{"gcode": "6111200050", "qty": 1, "price": "8.00"}]
+    write_messages(tmp_path / "day1", merge(declaration("S1", far_below)))
+    db = tmp_path / "cbec.duckdb"
+    _clear([tmp_path / "day1"], db, tmp_path / "out1", policy)
+    held = pq.read_table(tmp_path / "out1" / "decisions.parquet").to_pylist()
+    assert [(r["cop_no"], r["status"]) for r in held] == [("S1", 500)]
+    when = dt.datetime(2024, 6, 16, 9, 0)
+    write_return(tmp_path / "day2", "S1", _invt_no(tmp_path / "out1", "S1"), when, cancel=True)
+    _clear([tmp_path / "day2"], db, tmp_path / "out2", policy)
+    (answer,) = _answers(tmp_path / "out2", "624")
+    assert answer["return_status"] == 100
+    assert "[Code:under_inspection;" in answer["return_info"]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT status FROM decisions").fetchall() == [(500,)]
+    finally:
+        con.close()
+    assert str(_used(db, "110101199003070011", 2024)) == "8.00"

@@ -24,6 +24,7 @@ ACCEPTED = 120
 REFUSED = 100
 RELEASED = 800
 HELD = 300  # manual review (the guarantee): not released yet, so it may be cancelled
+INSPECTED = 500  # held for inspection: the inspection's result decides the list, not its sender
 CANCELLED = 899  # the standard's "closed": a list withdrawn by its declarant before release
 
 Answer = tuple[int, list[tuple[str, str]]]  # returnStatus, [(code, description)]
@@ -170,7 +171,8 @@ def judge_cancellations(
 ) -> None:
     """Each cancellation into `outcome`: accepted for a list held for review (300, not released:
     its stock, allowance and yearly quantities are given back and it is closed, 899), refused
-    with why otherwise (released: return instead; rejected or closed: nothing to cancel)."""
+    with why otherwise (released: return instead; held for inspection: its result decides;
+    rejected or closed: nothing to cancel)."""
     answers = outcome.answers
     done: set[tuple[str, str]] = set()
     ordered = sorted(
@@ -196,6 +198,14 @@ def judge_cancellations(
             reason = (
                 "released_use_return",
                 f"released on {decision['decided_at']:%Y-%m-%d %H:%M}: apply for a return (CEB625)",
+            )
+        elif decision["status"] == INSPECTED:
+            # An inspection ordered by the risk selection is not the declarant's to call off:
+            # withdrawing would let the riskiest parcels escape it (cbec's choice, decisions.md).
+            reason = (
+                "under_inspection",
+                "held for inspection (500): the inspection's result releases, reassesses or "
+                "rejects it; it cannot be withdrawn meanwhile",
             )
         else:
             reason = (
