@@ -311,7 +311,8 @@ def _record(
 
 
 def _reject(con: Any, decision: dict[str, Any], when: dt.datetime) -> None:
-    """Rejected after inspection: zero tax, no tax lines, the allowance and stock given back."""
+    """Rejected after inspection: zero tax, no tax lines, the allowance, the yearly quantities
+    and the stock given back."""
     key = [decision["agent_code"], decision["cop_no"]]
     con.execute(
         "UPDATE decisions SET status = ?, reasons = ?, customs_tax = 0, value_added_tax = 0, "
@@ -322,6 +323,13 @@ def _reject(con: Any, decision: dict[str, Any], when: dt.datetime) -> None:
     con.execute(
         "INSERT INTO allowance_ledger SELECT buyer_id_number, year, agent_code, cop_no, -value, "
         "?, 'inspection_rejected', batch_id FROM allowance_ledger "
+        "WHERE agent_code = ? AND cop_no = ? AND kind = 'admitted'",
+        [when, *key],
+    )
+    # So do the yearly quantities of limited goods it counted (rice, sugar...).
+    con.execute(
+        "INSERT INTO quantity_ledger SELECT buyer_id_number, year, tariff_line, agent_code, "
+        "cop_no, gnum, -qty, ?, 'inspection_rejected', batch_id FROM quantity_ledger "
         "WHERE agent_code = ? AND cop_no = ? AND kind = 'admitted'",
         [when, *key],
     )

@@ -199,3 +199,32 @@ def test_train_registers_a_version_that_the_next_clearing_uses(tmp_path: Path) -
         db, "SELECT DISTINCT model_version FROM risk_decisions WHERE cop_no LIKE '%20240616%'"
     )
     assert versions == [("v1",)]
+
+
+def test_a_rejected_parcel_gives_back_its_yearly_quantity(tmp_path: Path) -> None:
+    # 5 kg of rice (20 kg a person a year, positive-list remark) at 4.00 CNY a kg, below 5 % of
+    # its line's reference (89.44): inspected. The inspector finds other goods: rejected, and the
+    # buyer's 5 kg of the year are given back with the allowance.
+    rice = [{"gcode": "1006302000", "qty": 5, "qty1": 5, "unit1": "035", "price": "4.00"}]
+    write_messages(tmp_path / "in", merge(parcel("R1", rice)))
+    db = tmp_path / "cbec.duckdb"
+    store = Store(db)
+    try:
+        clear([tmp_path / "in"], store, tmp_path / "out", Policy.load())
+    finally:
+        store.close()
+    assert _query(db, "SELECT status FROM decisions") == [(500,)]
+    assert _query(db, "SELECT sum(qty) FROM quantity_ledger") == [(5,)]
+    outcomes = tmp_path / "inspected.csv"
+    outcomes.write_text(
+        "cop_no,agent_code,found,finding\nR1,3301980001,true,goods_mismatch\n", encoding="utf-8"
+    )
+    result = runner.invoke(
+        app,
+        ["inspect", "record", str(outcomes), "--db", str(db), "--out", str(tmp_path / "o"),
+         "--as-of", "2024-06-16T09:00:00"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert _query(db, "SELECT status FROM decisions") == [(100,)]
+    assert _query(db, "SELECT sum(qty) FROM quantity_ledger") == [(0,)]
+    assert _query(db, "SELECT sum(value) FROM allowance_ledger") == [(0,)]
