@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from cbec.cli_output import console, fail
+from cbec.cli_store import embedded_only
 
 if TYPE_CHECKING:
     from cbec.store.embedded import Store
@@ -35,6 +36,7 @@ DEFAULT_DB = Path("cbec.duckdb")
 def _store(db: Path, create: bool = False) -> Iterator[Store]:
     from cbec.store.embedded import Store, StoreError
 
+    embedded_only("exports")
     if not create and not db.exists():
         raise fail(f"--db {db}: no store there; `cbec clear` creates one", BAD_INPUT)
     try:

@@ -17,6 +17,7 @@ import typer
 
 from cbec.cli_enterprise import BAD_INPUT, DEFAULT_DB, DbOption, _store
 from cbec.cli_output import console, fail
+from cbec.cli_store import StoreOption, embedded_only
 
 inspect_app = typer.Typer(help="Inspection (status 500): record what was found.")
 review_app = typer.Typer(help="Manual review (status 300): record the officer's decision.")
@@ -40,6 +41,7 @@ def _time(text: str | None) -> dt.datetime | None:
 def _apply(file: Path, db: Path, out: Path, as_of: str | None, held: int) -> None:
     from cbec.outcomes import OutcomeError, apply_outcomes, read_outcomes
 
+    embedded_only("inspect record" if held == 500 else "review decide")
     when = _time(as_of)
     with _store(db) as store:
         try:
@@ -89,6 +91,7 @@ def risk_train(
     from cbec.pipeline import Policy
     from cbec.pipeline_risk import TrainingError, train
 
+    embedded_only("risk train")
     with _store(db) as store:
         try:
             model = train(store, Policy.load().periods, dt.datetime.now(), seed)
@@ -99,6 +102,7 @@ def risk_train(
 
 def risk_seed(
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
     value: Annotated[
         int | None, typer.Option("--value", help="The seed; default: a new secret one.")
     ] = None,
@@ -106,8 +110,8 @@ def risk_seed(
     """Set the store's seed of the exploration draw (a hash of copNo and this seed)."""
     from cbec.store.risk import new_secret_seed, set_risk_seed
 
-    with _store(db) as store:
-        set_risk_seed(store.con.con, new_secret_seed() if value is None else value)
+    with _store(db, store_url) as store:
+        set_risk_seed(store, new_secret_seed() if value is None else value)
     console.print("exploration seed set", highlight=False)
 
 
@@ -115,13 +119,14 @@ def enterprise_credit(
     code: Annotated[str, typer.Argument(help="Enterprise code (10 characters).")],
     grade: Annotated[str, typer.Argument(help="advanced, general or dishonest.")],
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
 ) -> None:
     """Set an enterprise's customs credit grade, which raises or lowers its inspection rate."""
     from cbec.store.risk import set_credit_grade
 
-    with _store(db) as store:
+    with _store(db, store_url) as store:
         try:
-            set_credit_grade(store.con.con, code, grade)
+            set_credit_grade(store, code, grade)
         except ValueError as error:
             raise fail(str(error), BAD_INPUT) from None
     console.print(f"{code}: credit grade {grade}", highlight=False)

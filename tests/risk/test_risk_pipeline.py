@@ -54,7 +54,7 @@ def _clear(tmp_path: Path, policy: Policy, rows: Any, db: Path | None = None) ->
     write_messages(folder, rows)
     store = Store(db or tmp_path / "cbec.duckdb")
     try:
-        set_credit_grade(store.con.con, "3301964J31", "general")
+        set_credit_grade(store, "3301964J31", "general")
         clear([folder], store, tmp_path / "out", policy)
     finally:
         store.close()
@@ -106,7 +106,7 @@ def test_a_dishonest_platform_sends_most_parcels_to_inspection(
 ) -> None:
     db = tmp_path / "cbec.duckdb"
     store = Store(db)
-    set_credit_grade(store.con.con, "3301964J31", "dishonest")  # the builders' platform
+    set_credit_grade(store, "3301964J31", "dishonest")  # the builders' platform
     store.close()
     numbers = [f"D{i}" for i in range(40)]
     rows = merge(*(parcel(n, FAIR) for n in numbers))

@@ -398,3 +398,32 @@ def duckdb_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
 
     with duckdb.connect(str(path), read_only=True) as con:
         return con.execute(sql).fetchall()
+
+
+def test_a_credit_grade_set_on_postgresql_selects_as_on_duckdb(tmp_path: Path, pg_url: str) -> None:
+    # The builders' platform graded dishonest (GACC Order 251: inspection rate of 80 % or more):
+    # on both stores the same parcels go to inspection, and a second process reads the grade.
+    stores = {"duck": ["--db", str(tmp_path / "cbec.duckdb")], "pg": ["--store", pg_url]}
+    day = write_jsonl(tmp_path / "day", merge(*(declaration(f"D{i}", PLAIN) for i in range(20))))
+    for name, store in stores.items():
+        made = runner.invoke(app, ["store", "migrate", *store])  # a new, empty store
+        assert made.exit_code == 0, made.output
+        graded = runner.invoke(app, ["enterprise", "credit", "3301964J31", "dishonest", *store])
+        assert graded.exit_code == 0, graded.output
+        seeded = runner.invoke(app, ["risk", "seed", "--value", "7", *store])
+        assert seeded.exit_code == 0, seeded.output
+        _clear_cli(day, tmp_path / name, *store)
+    duck = pq.read_table(tmp_path / "duck" / "decisions.parquet")
+    assert duck.equals(pq.read_table(tmp_path / "pg" / "decisions.parquet"))
+    inspected = [r for r in duck.to_pylist() if r["status"] == 500]
+    assert len(inspected) >= 10  # 80 % of 20, drawn from a hash of copNo and the seed
+    other = PostgresStore(pg_url)
+    try:
+        raw = other.con.con
+        assert raw.execute("SELECT code, grade FROM enterprise_credit").fetchall() == [
+            ("3301964J31", "dishonest")
+        ]
+        seed = raw.execute("SELECT value FROM store_meta WHERE key = 'risk_seed'").fetchall()
+        assert seed == [("7",)]
+    finally:
+        other.close()

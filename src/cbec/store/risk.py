@@ -7,12 +7,16 @@ take the DuckDB connection, so that the store module stays small.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from cbec.risk.scoring import ScoringModel
+
+if TYPE_CHECKING:
+    from cbec.store.embedded import Store
 
 CREDIT_GRADES = ("advanced", "general", "dishonest")
 
@@ -48,8 +52,8 @@ def new_secret_seed() -> int:
     return secrets.randbits(62)
 
 
-def set_risk_seed(con: duckdb.DuckDBPyConnection, seed: int) -> None:
-    con.execute("INSERT OR REPLACE INTO store_meta VALUES ('risk_seed', ?)", [str(seed)])
+def set_risk_seed(store: Store, seed: int) -> None:
+    store.insert_rows("store_meta", [("risk_seed", str(seed))], replace=("key",))
 
 
 def latest_model(con: duckdb.DuckDBPyConnection) -> ScoringModel | None:
@@ -69,10 +73,10 @@ def register_model(
     )
 
 
-def set_credit_grade(con: duckdb.DuckDBPyConnection, code: str, grade: str) -> None:
-    """Sets an enterprise's customs credit grade (advanced, general, dishonest)."""
+def set_credit_grade(store: Store, code: str, grade: str) -> None:
+    """Sets an enterprise's customs credit grade (advanced, general, dishonest); written through
+    the store, so that a PostgreSQL store keeps it."""
     if grade not in CREDIT_GRADES:
         raise ValueError(f"credit grade {grade!r} is not one of {', '.join(CREDIT_GRADES)}")
-    con.execute(
-        "INSERT OR REPLACE INTO enterprise_credit VALUES (?, ?, current_timestamp)", [code, grade]
-    )
+    now = dt.datetime.now().replace(microsecond=0)
+    store.insert_rows("enterprise_credit", [(code, grade, now)], replace=("code",))
