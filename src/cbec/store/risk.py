@@ -1,8 +1,9 @@
 """The risk tables of the store: model versions, risk decisions, inspection and review outcomes,
 enterprise credit grades, and the seed of the exploration draw.
 
-The tables are created with the store's others (`RISK_DDL` joins `embedded._DDL`); the functions
-take the DuckDB connection, so that the store module stays small.
+The tables are created by the store's versioned migrations (`cbec.store.migrations`, version 3);
+credit grades and the seed are written through the store (so PostgreSQL keeps them), models on
+the DuckDB connection (`cbec risk train` runs on the embedded store only).
 """
 
 from __future__ import annotations
@@ -19,24 +20,6 @@ if TYPE_CHECKING:
     from cbec.store.embedded import Store
 
 CREDIT_GRADES = ("advanced", "general", "dishonest")
-
-RISK_DDL = (
-    """CREATE TABLE IF NOT EXISTS risk_models (
-        version VARCHAR PRIMARY KEY, trained_at TIMESTAMP, outcomes BIGINT, model_json VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS risk_decisions (
-        agent_code VARCHAR, cop_no VARCHAR, status INTEGER, selection VARCHAR,
-        model_version VARCHAR, risk_score DOUBLE, rule_score DOUBLE, fired_rules VARCHAR[],
-        top_features VARCHAR[], draw DOUBLE, batch_id VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS risk_outcomes (
-        agent_code VARCHAR, cop_no VARCHAR, held_status INTEGER, found BOOLEAN, finding VARCHAR,
-        action VARCHAR, customs_tax DECIMAL(18,2), value_added_tax DECIMAL(18,2),
-        consumption_tax DECIMAL(18,2), revenue_recovered DECIMAL(18,2), status INTEGER,
-        recorded_at TIMESTAMP, note VARCHAR, buyer_id_number VARCHAR, ebc_code VARCHAR,
-        logistics_code VARCHAR, source VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS enterprise_credit (
-        code VARCHAR PRIMARY KEY, grade VARCHAR, set_at TIMESTAMP)""",
-)
-
 
 DEFAULT_SEED = 0
 
