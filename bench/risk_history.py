@@ -25,7 +25,7 @@ from cbec.engines import duckdb as engines
 from cbec.pipeline import Policy, clear
 from cbec.store.embedded import Store
 
-RISK_STAGES = ("risk_features", "new_risk_decisions")
+RISK_STAGES = ("risk_features", "new_risk_decisions", "new_risk_contacts", "new_risk_enterprises")
 
 
 def _simulate(parcels: int, seed: int, day: dt.date, out: Path) -> None:

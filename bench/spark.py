@@ -95,6 +95,8 @@ def main() -> None:
                 "parcels_per_second": round(args.parcels / duck_seconds),
             }
         }
+        result["runs"] = runs
+        _save(result, args.parcels, complete=False)
         with _cluster(args.master) as master:
             result["master"] = master if args.master else "standalone on this machine"
             for executors in (1, 2):
@@ -105,15 +107,20 @@ def main() -> None:
                     "parcels_per_second": round(args.parcels / seconds),
                     "decisions_equal_duckdb": same,
                 }
+                _save(result, args.parcels, complete=False)
         one, two = runs["spark_1_executor"]["seconds"], runs["spark_2_executors"]["seconds"]
-        result["runs"] = runs
         result["speed_up_2_over_1_executor"] = round(one / two, 2)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print(_save(result, args.parcels, complete=True))
+
+
+def _save(result: dict[str, Any], parcels: int, complete: bool) -> str:
+    """Write the result so far: a run that dies late still leaves the runs it finished."""
+    text = json.dumps({**result, "complete": complete}, indent=2)
     RESULTS.mkdir(exist_ok=True)
-    text = json.dumps(result, indent=2)
-    (RESULTS / f"spark_{args.parcels}.json").write_text(text + "\n")
-    print(text)
+    (RESULTS / f"spark_{parcels}.json").write_text(text + "\n")
+    return text
 
 
 if __name__ == "__main__":

@@ -268,6 +268,7 @@ def clear(
     )
     decided_now = engine.materialize("decided_now", selected)
     engine.release("candidates", "judged", "decided")
+    sightings = pipeline_risk.keep_sightings(engine, new_inventories)
 
     step("computing tax")
     terms = decided_now.select(
@@ -333,6 +334,7 @@ def clear(
         "new_stock_moves",
         "new_quantities",
         pipeline_risk.TABLE,
+        *sightings,
     )
 
     step("writing results")
@@ -351,6 +353,7 @@ def clear(
             files=pending,
             export_rows=exports.rows,
             risk=pipeline_risk.TABLE if new_count else None,
+            sightings=sightings,
             **{
                 "stock": "new_stock_moves",
                 "quantities": "new_quantities",

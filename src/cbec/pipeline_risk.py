@@ -40,6 +40,7 @@ from cbec.store.risk import latest_model, register_model, risk_seed
 KEYS = ["agent_code", "cop_no"]
 TABLE = "new_risk_decisions"
 FEATURES = "risk_features"
+SIGHTINGS = ("new_risk_contacts", "new_risk_enterprises")  # the batch's kept first sightings
 BATCH_ROWS = 1 << 18  # rows per Arrow batch scored (a Spark partition would be another size)
 OUTCOMES = ("buyer_id_number", "ebc_code", "agent_code", "logistics_code", "found", "recorded_at")
 
@@ -91,16 +92,63 @@ def select(
 
 def feature_table(engine: Engine, asked: ir.Table, heads: ir.Table, lines: ir.Table) -> ir.Table:
     """Features, policy and credit of the `asked` declarations (keys, `dutiable_value`,
-    `single_limit`, `decl_date`, POLICY_COLUMNS), whose heads are in `heads` (or the store)."""
+    `single_limit`, `decl_date`, POLICY_COLUMNS), whose heads are in `heads` (or the store).
+
+    Of the stored declarations only those of the day before the first asked one and after are
+    read (split orders look back 24 hours); the rest of history comes as first sightings
+    (`sightings`), so a batch's cost does not grow with the store's age."""
+    recent = heads
     stored = engine.documents(INVENTORY.stem)
-    known = heads if stored is None else heads.union(_heads(stored), distinct=False)
-    asked = asked.join(known.distinct(on=KEYS), KEYS)
+    if stored is not None:
+        since = asked.decl_date.min().cast("timestamp") - ibis.interval(days=1)
+        recent = heads.union(_heads(stored.filter(stored.decl_time >= since)), distinct=False)
+    asked = asked.join(recent.distinct(on=KEYS), KEYS)
     outcomes = engine.history("risk_outcomes").select(*OUTCOMES)
     reference = engine.arrow(_reference_prices())
-    table = features.risk_features(asked, lines, known, outcomes, reference)
+    seen = sightings(engine).union(features.history_rows(heads))
+    table = features.risk_features(asked, lines, recent, seen, outcomes, reference)
     table = table.join(asked.select(*KEYS, "decl_date", *POLICY_COLUMNS), KEYS)
     credit = _credit(engine.history("enterprise_credit"), asked)
     return table.left_join(credit, KEYS).drop("agent_code_right", "cop_no_right")
+
+
+def sightings(engine: Engine) -> features.History:
+    """The first sightings of every declaration the store holds: those its batches kept
+    (`risk_contacts`, `risk_enterprises`), and those of the declarations stored before it kept
+    them (a store older than schema version 4), taken from their documents."""
+    kept = features.History(
+        engine.history("risk_contacts").select(*features.CONTACT_COLUMNS),
+        engine.history("risk_enterprises").select(*features.ENTERPRISE_COLUMNS),
+    )
+    older = engine.documents(INVENTORY.stem, unsighted=True)
+    return kept if older is None else kept.union(features.history_rows(_heads(older)))
+
+
+def keep_sightings(engine: Engine, inventories: ir.Table) -> tuple[str, str]:
+    """The run's first sightings the store does not hold yet (a pair seen earlier than the
+    store's sighting of it counts as new: readers take the earliest), kept as the tables
+    `new_risk_contacts` and `new_risk_enterprises` for the batch's commit; their names."""
+    run = features.history_rows(_heads(inventories))
+    stored = features.History(engine.history("risk_contacts"), engine.history("risk_enterprises"))
+    contacts = run.contacts.anti_join(
+        stored.contacts,
+        [
+            run.contacts.kind == stored.contacts.kind,
+            run.contacts.contact == stored.contacts.contact,
+            run.contacts.buyer_id_number == stored.contacts.buyer_id_number,
+            stored.contacts.first_time <= run.contacts.first_time,
+        ],
+    )
+    enterprises = run.enterprises.anti_join(
+        stored.enterprises,
+        [
+            run.enterprises.ebc_code == stored.enterprises.ebc_code,
+            stored.enterprises.first_time <= run.enterprises.first_time,
+        ],
+    )
+    engine.materialize(SIGHTINGS[0], contacts.select(*features.CONTACT_COLUMNS))
+    engine.materialize(SIGHTINGS[1], enterprises.select(*features.ENTERPRISE_COLUMNS))
+    return SIGHTINGS
 
 
 def _heads(inventories: ir.Table) -> ir.Table:

@@ -27,6 +27,8 @@ HISTORY_TABLES = (
     "quantity_ledger",
     "risk_outcomes",
     "enterprise_credit",
+    "risk_contacts",
+    "risk_enterprises",
 )
 
 
@@ -55,8 +57,9 @@ class Engine(Protocol):
         """One of the store's `HISTORY_TABLES`, as it was when the run began."""
         ...
 
-    def documents(self, stem: str) -> ir.Table | None:
-        """The documents of a family stored by earlier runs, or None."""
+    def documents(self, stem: str, unsighted: bool = False) -> ir.Table | None:
+        """The documents of a family stored by earlier runs, or None; with `unsighted`, only
+        those of the batches that kept no first sightings (`cbec.pipeline_risk.sightings`)."""
         ...
 
     def sequential_pass(self, ordered: ir.Table, key: Sequence[str], judge: Judge) -> pa.Table:

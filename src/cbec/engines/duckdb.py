@@ -204,12 +204,13 @@ class DuckDBEngine:
     def history(self, name: str) -> ir.Table:
         return self.store.table(name)
 
-    def documents(self, stem: str) -> ir.Table | None:
-        paths = self.store.document_paths(stem)
+    def documents(self, stem: str, unsighted: bool = False) -> ir.Table | None:
+        paths = self.store.document_paths(stem, unsighted)
         if not paths:
             return None
         # One name per family (not a new random one per run): see CompiledSQL.
-        return self.store.con.read_parquet(paths, table_name=f"cbec_documents_{stem}")
+        name = f"cbec_documents_{stem}{'_unsighted' if unsighted else ''}"
+        return self.store.con.read_parquet(paths, table_name=name)
 
     def sequential_pass(self, ordered: ir.Table, key: Sequence[str], judge: Judge) -> pa.Table:
         return sequential_pass(ordered, key, judge)

@@ -168,8 +168,8 @@ class SparkEngine:
             self._history[name] = self.read_parquet([str(snapshot)])
         return self._history[name]
 
-    def documents(self, stem: str) -> ir.Table | None:
-        paths = self.store.document_paths(stem)
+    def documents(self, stem: str, unsighted: bool = False) -> ir.Table | None:
+        paths = self.store.document_paths(stem, unsighted)
         return self.read_parquet(paths) if paths else None
 
     # Stage tables --------------------------------------------------------------------------

@@ -1,14 +1,18 @@
 """Risk features of cbec's own declarations, in columnar form (Ibis: DuckDB here, Spark later).
 
 One row per declaration: the columns of `NUMERIC_FEATURES` and `CATEGORICAL_FEATURES`, which the
-rules (`risk_rules.yaml`) name and the model reads. History comes in as tables: the declarations
-cbec has seen (the store's and the run's), the recorded inspection outcomes, the reference prices.
-A count over history includes only what was declared (or, for outcomes, recorded on a day) before
-the declaration, so that clearing a day in one batch or in time-ordered pieces gives the same
-features.
+rules (`risk_rules.yaml`) name and the model reads. History comes in as tables: the recent
+declarations (split orders look back 24 hours), the first sightings of each contact with each buyer
+and of each enterprise (`history_rows`: kept by the store batch by batch, so that reading them does
+not mean reading every declaration ever stored), the recorded inspection outcomes, the reference
+prices. A count over history includes only what was declared (or, for outcomes, recorded on a day)
+before the declaration, so that clearing a day in one batch or in time-ordered pieces gives the
+same features.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
@@ -16,6 +20,8 @@ import ibis.expr.types as ir
 from cbec.risk.features import DAY, KEY, LABEL, prior_outcomes
 
 KEYS = ("agent_code", "cop_no")
+# The contacts behind which distinct buyers are counted (identity borrowing): feature -> column.
+CONTACTS = {"phone_buyer_ids": "buyer_telephone", "address_buyer_ids": "consignee_address"}
 # Entities whose inspection record is a feature: outcomes and frauds found before the day, and
 # the fraud rate smoothed towards the overall rate (SMOOTHING outcomes' weight).
 ENTITIES = {"buyer": "buyer_id_number", "ebc": "ebc_code", "agent": "agent_code",
@@ -52,15 +58,18 @@ HEAD_COLUMNS = (
 def risk_features(
     declarations: ir.Table,
     lines: ir.Table,
-    known: ir.Table,
+    recent: ir.Table,
+    sightings: History,
     outcomes: ir.Table,
     reference_prices: ir.Table,
 ) -> ir.Table:
     """Features of `declarations` (HEAD_COLUMNS, `dutiable_value`, `single_limit`).
 
-    `lines`: their lines (`agent_code cop_no gcode price qty total_price`); `known`: every
-    declaration head seen so far (HEAD_COLUMNS), the asked ones included; `outcomes`: recorded
-    outcomes (`buyer_id_number ebc_code agent_code logistics_code found recorded_at`);
+    `lines`: their lines (`agent_code cop_no gcode price qty total_price`); `recent`: the
+    declaration heads (HEAD_COLUMNS) of at least the 24 hours before each asked one, the asked
+    ones included; `sightings`: `history_rows` of every declaration head seen so far, the asked
+    ones included (rows may repeat: the earliest counts); `outcomes`: recorded outcomes
+    (`buyer_id_number ebc_code agent_code logistics_code found recorded_at`);
     `reference_prices`: `code unit_price valid_from valid_to`.
     """
     d = declarations.mutate(decl_date=declarations.decl_time.date())
@@ -75,15 +84,52 @@ def risk_features(
         log_value_per_kg=_log((d.dutiable_value / d.net_weight.nullif(0)).cast("float64")),
     )
     table = _join(table, _line_features(d, lines, reference_prices))
-    table = _join(table, _split_orders(d, known))
-    for column, name in (("buyer_telephone", "phone_buyer_ids"),
-                         ("consignee_address", "address_buyer_ids")):  # fmt: skip
-        table = _join(table, _identities_behind(d, known, column, name))
-    table = _join(table, _enterprise_age(d, known))
+    table = _join(table, _split_orders(d, recent))
+    for name, column in CONTACTS.items():
+        table = _join(table, _identities_behind(d, sightings.contacts, column, name))
+    table = _join(table, _enterprise_age(d, sightings.enterprises))
     table = _join(table, _records(d, outcomes))
     counts = [c for c in table.columns if c.endswith(("_outcomes", "_frauds", "_ids", "_24h"))]
     table = table.mutate(**{c: table[c].fill_null(0) for c in counts})
     return table.select(*KEYS, *NUMERIC_FEATURES, *CATEGORICAL_FEATURES)
+
+
+# The columns of the first sightings, as the store keeps them (`risk_contacts`, `risk_enterprises`).
+CONTACT_COLUMNS = ("kind", "contact", "buyer_id_number", "first_time")
+ENTERPRISE_COLUMNS = ("ebc_code", "first_time")
+
+
+@dataclass(frozen=True)
+class History:
+    """First sightings: `contacts` (`kind` (the head column: telephone or address), `contact`,
+    `buyer_id_number`, `first_time`) and `enterprises` (`ebc_code`, `first_time`)."""
+
+    contacts: ir.Table
+    enterprises: ir.Table
+
+    def union(self, other: History) -> History:
+        return History(
+            self.contacts.union(other.contacts, distinct=False),
+            self.enterprises.union(other.enterprises, distinct=False),
+        )
+
+
+def history_rows(heads: ir.Table) -> History:
+    """The first sightings in `heads` (HEAD_COLUMNS): each (contact, buyer) pair and each
+    e-commerce enterprise once, at its earliest `decl_time`. Rows without a contact, a buyer or an
+    enterprise are left out: they never count."""
+    parts = []
+    for column in CONTACTS.values():
+        seen = heads.filter(
+            heads[column].notnull() & (heads[column] != "") & heads.buyer_id_number.notnull()
+        )
+        first = seen.group_by(contact=seen[column], buyer_id_number=seen.buyer_id_number)
+        first = first.aggregate(first_time=seen.decl_time.min())
+        parts.append(first.select(ibis.literal(column).name("kind"), *CONTACT_COLUMNS[1:]))
+    contacts = parts[0].union(parts[1], distinct=False)
+    named = heads.filter(heads.ebc_code.notnull())
+    enterprises = named.group_by("ebc_code").aggregate(first_time=named.decl_time.min())
+    return History(contacts, enterprises)
 
 
 def _join(table: ir.Table, extra: ir.Table) -> ir.Table:
@@ -131,20 +177,20 @@ def _split_orders(d: ir.Table, known: ir.Table) -> ir.Table:
     )
 
 
-def _identities_behind(d: ir.Table, known: ir.Table, column: str, name: str) -> ir.Table:
+def _identities_behind(d: ir.Table, contacts: ir.Table, column: str, name: str) -> ir.Table:
     """Distinct buyer identity numbers seen with this declaration's telephone (or address) in
     declarations up to its time: one (contact, buyer) pair counts from its first declaration."""
-    k = known.filter(known[column].notnull() & (known[column] != ""))
-    first = k.group_by(_contact=k[column], _buyer=k.buyer_id_number).aggregate(
-        _first=k.decl_time.min()
+    k = contacts.filter(contacts.kind == column)
+    first = k.group_by(_contact=k.contact, _buyer=k.buyer_id_number).aggregate(
+        _first=k.first_time.min()
     )
     pairs = d.join(first, [d[column] == first._contact, first._first <= d.decl_time])
     return pairs.group_by(list(KEYS)).aggregate(**{name: pairs._buyer.nunique()})
 
 
-def _enterprise_age(d: ir.Table, known: ir.Table) -> ir.Table:
+def _enterprise_age(d: ir.Table, enterprises: ir.Table) -> ir.Table:
     """Days since the e-commerce enterprise's first declaration cbec saw."""
-    first = known.group_by(_ebc="ebc_code").aggregate(_first=known.decl_time.min())
+    first = enterprises.group_by(_ebc="ebc_code").aggregate(_first=enterprises.first_time.min())
     joined = d.join(first, d.ebc_code == first._ebc)
     age = (joined.decl_time.epoch_seconds() - joined._first.epoch_seconds()) / 86400.0
     return joined.select(*KEYS, enterprise_age_days=age.cast("float64"))

@@ -75,6 +75,9 @@ class Batch:
     quantities: str | None = None
     # Held lists withdrawn by a cancellation (agent_code, cop_no, cancelled_at), a table when any.
     cancelled: str | None = None
+    # The run's new first sightings for the risk features (contacts, enterprises): two tables,
+    # when the run judged declarations (cbec.pipeline_risk.keep_sightings).
+    sightings: tuple[str, str] | None = None
 
 
 def batch_rows(batch: Batch, raw: Any) -> list[tuple[str, tuple[str, ...], str]]:
@@ -139,6 +142,9 @@ def batch_rows(batch: Batch, raw: Any) -> list[tuple[str, tuple[str, ...], str]]
         exported = {"export_decisions": batch.export_decisions, **exported}
     if batch.risk is not None:
         exported["risk_decisions"] = batch.risk
+    if batch.sightings is not None:
+        exported["risk_contacts"], exported["risk_enterprises"] = batch.sightings
+        rows.append(("risk_sighted_batches", ("batch_id",), f"SELECT '{b}'"))
     for table, source in exported.items():  # by name: the batch's table has the store's columns
         names = tuple(
             name for (name,) in raw.execute(f"SELECT name FROM pragma_table_info('{source}')")
@@ -229,9 +235,14 @@ class Store:
 
     # Reading -----------------------------------------------------------------------------
 
-    def document_paths(self, stem: str) -> list[str]:
+    def document_paths(self, stem: str, unsighted: bool = False) -> list[str]:
+        """The files of a family; with `unsighted`, only those of batches that kept no first
+        sightings (`risk_sighted_batches`: every batch from schema version 4 on)."""
+        where = (
+            " AND batch_id NOT IN (SELECT batch_id FROM risk_sighted_batches)" if unsighted else ""
+        )
         rows = self.con.con.execute(
-            "SELECT path FROM document_files WHERE stem = ? ORDER BY path", [stem]
+            f"SELECT path FROM document_files WHERE stem = ?{where} ORDER BY path", [stem]
         ).fetchall()
         return [str(self.documents_dir / row[0]) for row in rows]
 

@@ -190,10 +190,30 @@ _V3 = (
     ),
 )
 
+# Version 4: first sightings kept per batch for the risk features (cbec.pipeline_risk.sightings),
+# so that a batch reads them instead of every declaration stored. The batches of an older store
+# kept none: their documents are read instead (`risk_sighted_batches` says which kept them).
+_V4 = (
+    *_both(
+        """CREATE TABLE IF NOT EXISTS risk_contacts (
+            kind VARCHAR, contact VARCHAR, buyer_id_number VARCHAR, first_time TIMESTAMP,
+            batch_id VARCHAR)""",
+        """CREATE TABLE IF NOT EXISTS risk_enterprises (
+            ebc_code VARCHAR, first_time TIMESTAMP, batch_id VARCHAR)""",
+        """CREATE TABLE IF NOT EXISTS risk_sighted_batches (batch_id VARCHAR)""",
+    ),
+    *_pg(
+        "CREATE INDEX IF NOT EXISTS risk_contacts_batch ON risk_contacts (batch_id)",
+        "CREATE INDEX IF NOT EXISTS risk_enterprises_batch ON risk_enterprises (batch_id)",
+        "CREATE INDEX IF NOT EXISTS risk_sighted_batches_batch ON risk_sighted_batches (batch_id)",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the embedded store's schema before migrations", _V1),
     Migration(2, "schema_migrations; PostgreSQL lookup indexes", _V2),
     Migration(3, "ledgers after the decision, risk and export tables", _V3),
+    Migration(4, "first sightings for the risk features, kept per batch", _V4),
 )
 LATEST = MIGRATIONS[-1].version
 

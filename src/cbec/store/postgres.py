@@ -56,6 +56,9 @@ BATCH_TABLES = (
     "export_summaries",
     "export_summary_items",
     "export_summary_lists",
+    "risk_contacts",
+    "risk_enterprises",
+    "risk_sighted_batches",
 )
 # Small tables rewritten in place (upserts), or written outside batches: read whole.
 SMALL_TABLES = (
