@@ -180,7 +180,9 @@ def _split_orders(d: ir.Table, known: ir.Table) -> ir.Table:
 def _identities_behind(d: ir.Table, contacts: ir.Table, column: str, name: str) -> ir.Table:
     """Distinct buyer identity numbers seen with this declaration's telephone (or address) in
     declarations up to its time: one (contact, buyer) pair counts from its first declaration."""
+    # Only the contacts of the asked declarations: the sightings grow with history, the batch not.
     k = contacts.filter(contacts.kind == column)
+    k = k.semi_join(d, k.contact == d[column])
     first = k.group_by(_contact=k.contact, _buyer=k.buyer_id_number).aggregate(
         _first=k.first_time.min()
     )
@@ -190,7 +192,8 @@ def _identities_behind(d: ir.Table, contacts: ir.Table, column: str, name: str) 
 
 def _enterprise_age(d: ir.Table, enterprises: ir.Table) -> ir.Table:
     """Days since the e-commerce enterprise's first declaration cbec saw."""
-    first = enterprises.group_by(_ebc="ebc_code").aggregate(_first=enterprises.first_time.min())
+    seen = enterprises.semi_join(d, "ebc_code")
+    first = seen.group_by(_ebc="ebc_code").aggregate(_first=seen.first_time.min())
     joined = d.join(first, d.ebc_code == first._ebc)
     age = (joined.decl_time.epoch_seconds() - joined._first.epoch_seconds()) / 86400.0
     return joined.select(*KEYS, enterprise_age_days=age.cast("float64"))
