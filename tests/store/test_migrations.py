@@ -185,8 +185,6 @@ def test_an_unreachable_postgresql_store_is_one_clear_line(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     "command",
     [
-        ["inspect", "record", "findings.csv"],
-        ["review", "decide", "decisions.csv"],
         ["risk", "train"],
         ["exports", "stock"],
     ],

@@ -46,7 +46,7 @@ def outcome_rows(batch: OutcomeBatch) -> list[tuple[str, tuple[str, ...], str]]:
     compute connection before the batch changes anything), as `batch_rows` for a clearing."""
     b = batch.batch_id
     rejected = (
-        f"(SELECT agent_code, cop_no, recorded_at FROM {batch.outcomes} WHERE status = {REJECTED})"  # noqa: E501
+        f"(SELECT agent_code, cop_no, recorded_at FROM {batch.outcomes} WHERE status = {REJECTED})"
     )
     return [
         (
