@@ -5,6 +5,8 @@ bad file. Against a real server (conftest.py)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,14 +16,14 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from builders import OTHER_ID, declaration, merge, stock_entry, write_jsonl
+from builders import OTHER_ID, declaration, merge, stock_entry, write_jsonl, write_return
 from cbec.cli import app
 from cbec.outcomes import OutcomeError, apply_outcomes, outcomes_from_rows
 from cbec.pipeline import Policy, clear
 from cbec.risk.rules import load_rules
 from cbec.store.embedded import Store
 from cbec.store.migrations import MIGRATIONS, upgrade_duckdb
-from cbec.store.postgres import PostgresStore, migrate_connection
+from cbec.store.postgres import PostgresStore, StoreConflict, migrate_connection, retrying
 
 runner = CliRunner()
 FAR_BELOW = [{"gcode": "6111200050", "qty": 1, "price": "8.00"}]  # inspected (hard rule)
@@ -306,3 +308,73 @@ def test_outcomes_recorded_before_version_5_are_kept(tmp_path: Path, pg_url: str
         assert rows.fetchall() == kept
     finally:
         copy.close()
+
+
+def test_two_processes_racing_on_the_same_outcomes_apply_them_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # Both read the declarations held; whichever commits second waits on the first's locks and
+    # finds them resolved (or reads them resolved): one application, the other refused whole.
+    _cleared_on_both(tmp_path, pg_url)
+    stores = [PostgresStore(pg_url), PostgresStore(pg_url)]
+    start = threading.Barrier(2)
+    results: list[object] = [None, None]
+
+    def apply(n: int) -> None:
+        start.wait()
+        try:
+            results[n] = apply_outcomes(stores[n], _outcomes(INSPECTED), 500, tmp_path / f"o{n}")
+        except OutcomeError as error:
+            results[n] = error
+
+    try:
+        threads = [threading.Thread(target=apply, args=(n,)) for n in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        refused = [r for r in results if isinstance(r, OutcomeError)]
+        assert len(refused) == 1, results
+        assert "I1: not held for inspection (its status is 800)" in refused[0].problems
+        with psycopg.connect(pg_url) as pg:
+            counts = pg.execute(
+                "SELECT (SELECT count(*) FROM risk_outcomes), (SELECT count(*) FROM "
+                "allowance_ledger WHERE kind = 'inspection_rejected')"
+            ).fetchall()
+        assert counts == [(6, 4)]
+        assert [n for (n,) in _batches(pg_url)] == [12, 0]
+        for store in stores:
+            store.refresh()
+            assert _copy(store) == _pg(pg_url)
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_a_cancellation_of_a_list_another_process_resolved_is_judged_again(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # V1 (300) is released by review in one process; another, which read it held, clears its
+    # declarant's cancellation (CEB623): the commit finds V1 resolved and nothing is written;
+    # cleared again on fresh history, the cancellation is refused (released: return instead).
+    _cleared_on_both(tmp_path, pg_url)
+    first, second = PostgresStore(pg_url), PostgresStore(pg_url)
+    try:
+        invt_no = next(r[3] for r in _copy(second)["decisions"] if r[1] == "V1")
+        cancel = write_return(
+            tmp_path / "cancel", "V1", invt_no, dt.datetime(2024, 6, 16, 10), cancel=True
+        )
+        apply_outcomes(first, _outcomes(REVIEWED), 300, tmp_path / "reviewed")
+        after = _pg(pg_url)
+        _stale_once(second)
+        with pytest.raises(StoreConflict, match="resolved the held list V1"):
+            clear([cancel.parent], second, tmp_path / "c1", Policy.load())
+        assert _pg(pg_url) == after
+        retrying(second, lambda: clear([cancel.parent], second, tmp_path / "c2", Policy.load()))
+        v1 = [r for r in _pg(pg_url)["decisions"] if r[1] == "V1"]
+        assert v1[0][4] == "800"
+        given = [r for r in _pg(pg_url)["allowance_ledger"] if r[3] == "V1"]
+        assert [r[6] for r in given] == ["admitted"]  # nothing given back
+    finally:
+        first.close()
+        second.close()
