@@ -13,8 +13,9 @@ something was), the additional tax of a reassessment (`customs_tax`, `value_adde
   second CEB816 (bill 02).
 
 A file with any bad row changes nothing: every problem is reported (file, row, field). The
-declarations' changes, the ledger entries and the outcome rows are one transaction. Outcomes are
-few (what inspectors record by hand), so they are read row by row.
+declarations' changes, the ledger entries and the outcome rows are one batch of the store, one
+transaction (`cbec.store.outcomes`: on PostgreSQL, other processes replay it). Outcomes are few
+(what inspectors record by hand), so they are read row by row.
 """
 
 from __future__ import annotations
