@@ -38,12 +38,13 @@ def _time(text: str | None) -> dt.datetime | None:
         raise fail(f"--as-of {text!r} is not a time; write e.g. 2024-06-16T10:00:00") from None
 
 
-def _apply(file: Path, db: Path, out: Path, as_of: str | None, held: int) -> None:
+def _apply(
+    file: Path, db: Path, store_url: str | None, out: Path, as_of: str | None, held: int
+) -> None:
     from cbec.outcomes import OutcomeError, apply_outcomes, read_outcomes
 
-    embedded_only("inspect record" if held == 500 else "review decide")
     when = _time(as_of)
-    with _store(db) as store:
+    with _store(db, store_url) as store:
         try:
             outcomes = read_outcomes(file)
             applied = apply_outcomes(store, outcomes, held, out, when, source=file.name)
@@ -63,23 +64,25 @@ def _apply(file: Path, db: Path, out: Path, as_of: str | None, held: int) -> Non
 def inspect_record(
     file: Annotated[Path, typer.Argument(help="Outcomes, CSV or JSON Lines (docs/risk.md).")],
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
     out: OutOption = Path("out"),
     as_of: AsOfOption = None,
 ) -> None:
     """Record inspection outcomes: nothing found releases (800 and its 816); a finding rejects
     the parcel or reassesses its tax."""
-    _apply(file, db, out, as_of, 500)
+    _apply(file, db, store_url, out, as_of, 500)
 
 
 @review_app.command("decide")
 def review_decide(
     file: Annotated[Path, typer.Argument(help="Decisions, CSV or JSON Lines (docs/risk.md).")],
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
     out: OutOption = Path("out"),
     as_of: AsOfOption = None,
 ) -> None:
     """Resolve declarations held for manual review (300), as `inspect record` does."""
-    _apply(file, db, out, as_of, 300)
+    _apply(file, db, store_url, out, as_of, 300)
 
 
 def risk_train(

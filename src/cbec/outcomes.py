@@ -13,8 +13,9 @@ something was), the additional tax of a reassessment (`customs_tax`, `value_adde
   second CEB816 (bill 02).
 
 A file with any bad row changes nothing: every problem is reported (file, row, field). The
-declarations' changes, the ledger entries and the outcome rows are one transaction. Outcomes are
-few (what inspectors record by hand), so they are read row by row.
+declarations' changes, the ledger entries and the outcome rows are one batch of the store, one
+transaction (`cbec.store.outcomes`: on PostgreSQL, other processes replay it). Outcomes are few
+(what inspectors record by hand), so they are read row by row.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -31,12 +33,12 @@ from cbec import receipts
 from cbec.clearance.decide import INSPECTION, REJECTED, RELEASED, REVIEW
 from cbec.documents.schemas import INVENTORY
 from cbec.store.embedded import Store
+from cbec.store.outcomes import FINDING_REASON, OUTCOME_COLUMNS, NotHeld, OutcomeBatch
 
 FINDINGS = ("undervaluation", "tariff_misdeclaration", "split_order", "identity_borrowing",
             "goods_mismatch", "other")  # fmt: skip
 ACTIONS = ("release", "reject", "reassess")
 TAXES = ("customs_tax", "value_added_tax", "consumption_tax")
-FINDING_REASON = "inspection_finding"
 HELD_NAME = {INSPECTION: "inspection", REVIEW: "manual review"}
 
 
@@ -206,8 +208,9 @@ def apply_outcomes(
 ) -> Applied:
     """Apply outcomes of declarations held with `held_status` (500 or 300); write their receipts
     (CEB622, CEB816) under `out/receipts/`. Raises OutcomeError, changing nothing, when one of
-    them is not held so."""
-    con = store.con.con
+    them is not held so (checked again by the store as it commits: another process may have
+    resolved it since)."""
+    store.refresh()
     keys = [(o.agent_code, o.cop_no) for o in outcomes]
     decisions = _decisions(store, keys)
     problems = []
@@ -216,43 +219,57 @@ def apply_outcomes(
         if decision is None:
             problems.append(f"{outcome.cop_no} (agent {outcome.agent_code!r}): no such declaration")
         elif decision["status"] != held_status:
-            problems.append(
-                f"{outcome.cop_no}: not held for {HELD_NAME[held_status]} "
-                f"(its status is {decision['status']})"
-            )
+            problems.append(_not_held(outcome.cop_no, held_status, decision["status"]))
     if problems:
         raise OutcomeError(problems)
     clock = as_of or dt.datetime.now().replace(microsecond=0)
     heads = _heads(store, keys)
     applied = Applied(keys=keys)
-    written: list[receipts.Receipt] = []
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for outcome in outcomes:
-            key = (outcome.agent_code, outcome.cop_no)
-            when = outcome.recorded_at or clock
-            decision, head = decisions[key], heads.get(key, {})
-            status = REJECTED if outcome.action == "reject" else RELEASED
-            _record(con, outcome, decision, head, held_status, status, when, source)
-            if outcome.action == "reject":
-                _reject(con, decision, when)
-                applied.rejected += 1
-            else:
-                _release(con, outcome, key, when)
-                applied.released += outcome.action == "release"
-                applied.reassessed += outcome.action == "reassess"
-            applied.revenue_recovered += outcome.revenue_recovered
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    rows = []
+    for outcome in outcomes:
+        key = (outcome.agent_code, outcome.cop_no)
+        status = REJECTED if outcome.action == "reject" else RELEASED
+        when = outcome.recorded_at or clock
+        rows.append(_record(outcome, decisions[key], heads.get(key, {}), held_status, status,
+                            when, source))  # fmt: skip
+        applied.rejected += outcome.action == "reject"
+        applied.released += outcome.action == "release"
+        applied.reassessed += outcome.action == "reassess"
+        applied.revenue_recovered += outcome.revenue_recovered
+    _commit(store, rows, held_status)
     after = _decisions(store, keys)
     lines = _tax_lines(store, keys)
+    written: list[receipts.Receipt] = []
     for outcome in outcomes:
         key = (outcome.agent_code, outcome.cop_no)
         written += _receipts(outcome, after[key], heads.get(key, {}), lines.get(key, []))
     applied.receipts = receipts.write_receipts(out / "receipts", written)
     return applied
+
+
+def _not_held(cop_no: str, held_status: int, status: int | None) -> str:
+    return f"{cop_no}: not held for {HELD_NAME[held_status]} (its status is {status})"
+
+
+def _commit(store: Store, rows: list[list[Any]], held_status: int) -> None:
+    """The outcome rows committed as one batch of the store (cbec.store.outcomes)."""
+    raw = store.con.con
+    table = f"cbec_outcomes_{uuid.uuid4().hex}"
+    raw.execute(
+        f"CREATE TEMP TABLE {table} AS SELECT {', '.join(OUTCOME_COLUMNS)} FROM risk_outcomes "
+        "WHERE false"
+    )
+    try:
+        raw.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(OUTCOME_COLUMNS))})",
+                        rows)  # fmt: skip
+        store.commit_outcomes(OutcomeBatch(uuid.uuid4().hex, table))
+    except NotHeld as exc:
+        store.refresh()  # what the other process decided, for the next attempt
+        raise OutcomeError(
+            [_not_held(cop_no, held_status, status) for (_, cop_no), status in exc.statuses.items()]
+        ) from None
+    finally:
+        raw.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _decisions(store: Store, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -290,7 +307,6 @@ def _heads(store: Store, keys: list[tuple[str, str]]) -> dict[tuple[str, str], d
 
 
 def _record(
-    con: Any,
     outcome: Outcome,
     decision: dict[str, Any],
     head: dict[str, Any],
@@ -298,65 +314,14 @@ def _record(
     status: int,
     when: dt.datetime,
     source: str,
-) -> None:
-    con.execute(
-        "INSERT INTO risk_outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            outcome.agent_code, outcome.cop_no, held, outcome.found, outcome.finding,
-            outcome.action, *(outcome.additional[name] for name in TAXES),
-            outcome.revenue_recovered, status, when, outcome.note,
-            decision["buyer_id_number"], head.get("ebc_code"), head.get("logistics_code"), source,
-        ],
-    )  # fmt: skip
-
-
-def _reject(con: Any, decision: dict[str, Any], when: dt.datetime) -> None:
-    """Rejected after inspection: zero tax, no tax lines, the allowance, the yearly quantities
-    and the stock given back."""
-    key = [decision["agent_code"], decision["cop_no"]]
-    con.execute(
-        "UPDATE decisions SET status = ?, reasons = ?, customs_tax = 0, value_added_tax = 0, "
-        "consumption_tax = 0, tax_total = 0, decided_at = ? WHERE agent_code = ? AND cop_no = ?",
-        [REJECTED, [FINDING_REASON], when, *key],
-    )
-    con.execute("DELETE FROM tax_lines WHERE agent_code = ? AND cop_no = ?", key)
-    con.execute(
-        "INSERT INTO allowance_ledger SELECT buyer_id_number, year, agent_code, cop_no, -value, "
-        "?, 'inspection_rejected', batch_id FROM allowance_ledger "
-        "WHERE agent_code = ? AND cop_no = ? AND kind = 'admitted'",
-        [when, *key],
-    )
-    # So do the yearly quantities of limited goods it counted (rice, sugar...).
-    con.execute(
-        "INSERT INTO quantity_ledger SELECT buyer_id_number, year, tariff_line, agent_code, "
-        "cop_no, gnum, -qty, ?, 'inspection_rejected', batch_id FROM quantity_ledger "
-        "WHERE agent_code = ? AND cop_no = ? AND kind = 'admitted'",
-        [when, *key],
-    )
-    # The stock the held declaration took goes back (a release reversed; a list held for the
-    # guarantee kept its stock as `held`).
-    con.execute(
-        "INSERT INTO stock_ledger SELECT ems_no, item_record_no, -qty, kind, source_code, cop_no, "
-        "gnum, ?, batch_id FROM stock_ledger "
-        "WHERE source_code = ? AND cop_no = ? AND kind IN ('release', 'held')",
-        [when, *key],
-    )
-
-
-def _release(con: Any, outcome: Outcome, key: tuple[str, str], when: dt.datetime) -> None:
-    extra = [outcome.additional[name] for name in TAXES]
-    con.execute(
-        "UPDATE decisions SET status = ?, decided_at = ?, customs_tax = customs_tax + ?, "
-        "value_added_tax = value_added_tax + ?, consumption_tax = consumption_tax + ?, "
-        "tax_total = tax_total + ? WHERE agent_code = ? AND cop_no = ?",
-        [RELEASED, when, *extra, sum(extra, Decimal(0)), *key],
-    )
-    # A list held for the guarantee kept its stock as `held`: released, it is a release.
-    con.execute(
-        "UPDATE stock_ledger SET kind = 'release' WHERE source_code = ? AND cop_no = ? "
-        "AND kind = 'held'",
-        list(key),
-    )
+) -> list[Any]:
+    """The outcome's `risk_outcomes` row (OUTCOME_COLUMNS)."""
+    return [
+        outcome.agent_code, outcome.cop_no, held, outcome.found, outcome.finding,
+        outcome.action, *(outcome.additional[name] for name in TAXES),
+        outcome.revenue_recovered, status, when, outcome.note,
+        decision["buyer_id_number"], head.get("ebc_code"), head.get("logistics_code"), source,
+    ]  # fmt: skip
 
 
 def _receipts(

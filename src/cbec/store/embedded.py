@@ -29,6 +29,7 @@ from cbec.documents.schemas import DECISION, TAX_LINE
 from cbec.enterprises import Enterprise, check_code, check_roles
 from cbec.store import DEFAULT_MEMORY_LIMIT
 from cbec.store.migrations import LATEST, upgrade_duckdb
+from cbec.store.outcomes import OutcomeBatch, apply_outcome_updates, outcome_rows
 
 # The schema is created and upgraded by the versioned migrations (`cbec.store.migrations`).
 SCHEMA_VERSION = LATEST
@@ -357,6 +358,22 @@ class Store:
             except BaseException:
                 raw.execute("ROLLBACK")
                 raise
+
+    def commit_outcomes(self, batch: OutcomeBatch) -> None:
+        """Adds the outcomes' rows and makes their changes in place (cbec.store.outcomes), all or
+        nothing; the batch is registered with no declarations."""
+        raw = self.con.con
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            for table, columns, rows in outcome_rows(batch):
+                raw.execute(f"INSERT INTO {table} ({', '.join(columns)}) {rows}")
+            for statement in apply_outcome_updates(batch.outcomes):
+                raw.execute(statement)
+            raw.execute("INSERT INTO batches VALUES (?, 0, current_timestamp)", [batch.batch_id])
+            raw.execute("COMMIT")
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
 
     # Enterprises ---------------------------------------------------------------------------
 

@@ -209,11 +209,20 @@ _V4 = (
     ),
 )
 
+# Version 5: inspection and review outcomes are committed as batches (cbec.store.outcomes), so
+# that every process of a PostgreSQL store reads them incrementally and replays what they change
+# in place. Rows recorded before keep a null batch_id (a PostgreSQL copy reads those at open).
+_V5 = (
+    *_both("ALTER TABLE risk_outcomes ADD COLUMN IF NOT EXISTS batch_id VARCHAR"),
+    *_pg("CREATE INDEX IF NOT EXISTS risk_outcomes_batch ON risk_outcomes (batch_id)"),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the embedded store's schema before migrations", _V1),
     Migration(2, "schema_migrations; PostgreSQL lookup indexes", _V2),
     Migration(3, "ledgers after the decision, risk and export tables", _V3),
     Migration(4, "first sightings for the risk features, kept per batch", _V4),
+    Migration(5, "inspection and review outcomes committed as batches", _V5),
 )
 LATEST = MIGRATIONS[-1].version
 

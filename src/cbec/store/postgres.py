@@ -39,6 +39,7 @@ from cbec.store.migrations import (
     pending,
     upgrade_duckdb,
 )
+from cbec.store.outcomes import NotHeld, OutcomeBatch, apply_outcome_updates, outcome_rows
 
 # Tables whose rows carry the batch that wrote them: read incrementally, by batch.
 BATCH_TABLES = (
@@ -59,11 +60,12 @@ BATCH_TABLES = (
     "risk_contacts",
     "risk_enterprises",
     "risk_sighted_batches",
+    "risk_outcomes",
 )
 # Small tables rewritten in place (upserts), or written outside batches: read whole.
 SMALL_TABLES = (
     *("store_meta", "invt_serials", "enterprises", "guarantees", "tax_payments", "risk_models"),
-    *("risk_outcomes", "enterprise_credit", "export_registrations", "overseas_warehouses"),
+    *("enterprise_credit", "export_registrations", "overseas_warehouses"),
 )
 _KEYED = {"document_files", "batches", "store_meta", "invt_serials", "enterprises"}  # primary keys
 # VARCHAR[] columns: moved as JSON text
@@ -138,6 +140,8 @@ class PostgresStore(Store):
             )
             self.con.raw_sql("SET enable_progress_bar = false")
             upgrade_duckdb(self.con.con)  # the copy's tables, as in a DuckDB store
+            # Outcomes recorded before they were batches (schema version 4) have no batch.
+            self._pull("risk_outcomes", "WHERE batch_id IS NULL")
             self.refresh()
         except NewerStore as exc:
             self.pg.close()
@@ -208,6 +212,15 @@ class PostgresStore(Store):
                 )
                 raw.execute(close_cancelled("cbec_closed"))
                 raw.execute("DROP TABLE cbec_closed")
+                # What other processes' inspection and review outcomes changed in place.
+                raw.execute(
+                    "CREATE OR REPLACE TEMP TABLE cbec_outcomes AS SELECT * FROM risk_outcomes "
+                    "WHERE batch_id IN (SELECT unnest(?::VARCHAR[]))",
+                    [new],
+                )
+                for statement in apply_outcome_updates("cbec_outcomes"):
+                    raw.execute(statement)
+                raw.execute("DROP TABLE cbec_outcomes")
             for table in SMALL_TABLES:
                 raw.execute(f"DELETE FROM {table}")
                 self._pull(table)
@@ -304,6 +317,45 @@ class PostgresStore(Store):
                 [batch.batch_id, batch.declarations],
             )
 
+    def commit_outcomes(self, batch: OutcomeBatch) -> None:
+        """Commits the outcomes to PostgreSQL in one transaction, then to the compute copy;
+        raises NotHeld, writing nothing, when another process resolved one of them first."""
+        import psycopg
+
+        try:
+            self._commit_outcomes_durable(batch)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"the store {_redacted(self.url)} refused the outcomes: {str(exc).strip()}; "
+                "nothing was written"
+            ) from exc
+        super().commit_outcomes(batch)
+
+    def _commit_outcomes_durable(self, batch: OutcomeBatch) -> None:
+        with self.pg.transaction():
+            for table, columns, rows in outcome_rows(batch):
+                self._push(rows, table, columns)
+            self.pg.execute(
+                "CREATE TEMP TABLE cbec_outcomes ON COMMIT DROP AS SELECT * FROM risk_outcomes "
+                "WHERE batch_id = %s",
+                [batch.batch_id],
+            )
+            # The lock classes of a clearing batch's declarations (decided once) and of the held
+            # lists it cancels (the last guard), then the check, under the locks, that each is
+            # still held as this process saw it.
+            key = ("agent_code", "cop_no")
+            self._lock_keys([(1, "cbec_outcomes", key), (len(_GUARD_KEYS), "cbec_outcomes", key)])
+            moved = self.pg.execute(
+                "SELECT o.agent_code, o.cop_no, d.status FROM cbec_outcomes o "
+                "LEFT JOIN decisions d USING (agent_code, cop_no) "
+                "WHERE d.status IS DISTINCT FROM o.held_status ORDER BY o.cop_no"
+            ).fetchall()
+            if moved:
+                raise NotHeld({(agent, cop_no): status for agent, cop_no, status in moved})
+            for statement in apply_outcome_updates("cbec_outcomes"):
+                self.pg.execute(statement)
+            self.pg.execute("INSERT INTO batches VALUES (%s, 0, LOCALTIMESTAMP)", [batch.batch_id])
+
     def _push(self, rows: str, table: str, columns: Sequence[str]) -> None:
         """The rows of a compute query into a PostgreSQL table, through COPY as CSV."""
         arrays = set(columns) & ARRAY_COLUMNS
@@ -335,6 +387,17 @@ class PostgresStore(Store):
         )
         keys = ("agent_code", "cop_no")
         self._push(f"SELECT agent_code, cop_no FROM {cancelled}", "cbec_cancelled", keys)
+        # An outcome may have released or rejected the list since this process read it (it
+        # takes the same locks): the cancellation is judged again on fresh history.
+        moved = self.pg.execute(
+            "SELECT c.cop_no FROM cbec_cancelled c LEFT JOIN decisions d "
+            "USING (agent_code, cop_no) WHERE d.status IS DISTINCT FROM 300 LIMIT 1"
+        ).fetchall()
+        if moved:
+            raise StoreConflict(
+                f"another process resolved the held list {moved[0][0]} while this batch was "
+                "judged; nothing was written: clear again (the run is repeated on fresh history)"
+            )
         self.pg.execute(close_cancelled("cbec_cancelled"))
 
     def _upsert_serials(self, rows: str) -> None:
@@ -370,13 +433,21 @@ class PostgresStore(Store):
     def _lock(self, guards: list[Guard]) -> None:
         """Advisory locks on every bucket the batch touches, in one sorted order: two batches
         wait for each other only where they share a bucket, and never deadlock."""
-        if not guards:
+        self._lock_keys(
+            [
+                (guard.kind, f"cbec_guard_{number}", guard.keys)
+                for number, guard in enumerate(guards)
+            ]
+        )
+
+    def _lock_keys(self, keyed: list[tuple[int, str, tuple[str, ...]]]) -> None:
+        """Advisory locks of class `kind` on the buckets of the `keys` of each table."""
+        if not keyed:
             return
         buckets = " UNION ".join(
-            f"SELECT {guard.kind} AS kind, "
-            f"(hashtext({_key_text(guard.keys)}) & {BUCKETS - 1}) AS bucket "
-            f"FROM cbec_guard_{number}"
-            for number, guard in enumerate(guards)
+            f"SELECT {kind} AS kind, (hashtext({_key_text(keys)}) & {BUCKETS - 1}) AS bucket "
+            f"FROM {table}"
+            for kind, table, keys in keyed
         )
         self.pg.execute(
             "SELECT count(pg_advisory_xact_lock(kind, bucket)) FROM "
