@@ -27,11 +27,15 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from builders import declaration as parcel
+from builders import merge, write_jsonl
 from cbec.cli import app
 from cbec.engines.cluster import java_available, standalone_cluster
 from cbec.pipeline import Policy, clear
+from cbec.risk.scoring import hash_draw
 from cbec.simulate import simulate_day
 from cbec.store.embedded import Store
+from cbec.store.risk import DEFAULT_SEED
 
 pytestmark = pytest.mark.skipif(not java_available(), reason="Spark needs Java 17")
 
@@ -79,10 +83,11 @@ def _clear_first_day(root: Path, folder: Path, master: str | None) -> Path:
     return out
 
 
-def _clear_second_day(root: Path, folder: Path, master: str | None) -> Path:
+def _clear_second_day(root: Path, folders: list[Path], master: str | None) -> Path:
     out = root / "out1"
     engine_args = ["--engine", "spark", "--master", master] if master else []
-    command = ["clear", str(folder), "--db", str(root / STORE), "--out", str(out), *engine_args]
+    paths = [str(folder) for folder in folders]
+    command = ["clear", *paths, "--db", str(root / STORE), "--out", str(out), *engine_args]
     done = CliRunner().invoke(app, command)
     assert done.exit_code == 0, done.output
     return out
@@ -99,22 +104,46 @@ def _copy_store(source: Path, target: Path) -> None:
             shutil.copy2(path, copy)
 
 
+# A case an officer checks by hand, cleared with the second day: three parcels of one buyer
+# within 24 hours, the third at exactly 80 % of the single limit (4,000.00 of 5,000) and at
+# 12.5 % of its tariff line's reference price (25.00 of 200.00): the rules for split orders (3
+# parcels, 0.8 of the limit) and undervaluation (below 0.2) add 0.6 each, 1.2 >= 1.0: review (300).
+# Spark once computed 0.8 as the decimal 0.800000, which Arrow turned into 0.7999999999999999.
+AT_THE_LIMIT = "XL3"
+
+
+def _at_the_limit_case(folder: Path) -> Path:
+    day = DAYS[1][1].isoformat()
+    fair = [{"gcode": "6111200050", "qty": 1, "price": "100.00"}]
+    rows = merge(
+        parcel("XL1", fair, when=f"{day}T08:00:00"),
+        parcel("XL2", fair, when=f"{day}T09:00:00"),
+        parcel(AT_THE_LIMIT, [{"gcode": "6111200050", "qty": 160, "price": "25.00"}],
+               when=f"{day}T10:00:00"),
+    )  # fmt: skip
+    draws = hash_draw(pa.array(["XL1", "XL2", AT_THE_LIMIT]), DEFAULT_SEED)
+    assert (draws >= 0.01).all(), "cop numbers the exploration draw leaves alone"
+    write_jsonl(folder, rows)
+    return folder
+
+
 @pytest.fixture(scope="module")
-def days(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def days(tmp_path_factory: pytest.TempPathFactory) -> list[list[Path]]:
     root = tmp_path_factory.mktemp("spark_days")
     folders = []
     for parcels, day in DAYS:
         folder = root / day.isoformat()
         simulate_day(parcels=parcels, seed=SEED, day=day, out=folder)
-        folders.append(folder)
+        folders.append([folder])
+    folders[1].append(_at_the_limit_case(root / "at_the_limit"))
     return folders
 
 
 @pytest.fixture(scope="module")
 def both(
-    days: list[Path], master: str, tmp_path_factory: pytest.TempPathFactory
+    days: list[list[Path]], master: str, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Run, Run]:
-    first, second = days
+    (first,), second = days
     duck_root, spark_root = tmp_path_factory.mktemp("duckdb"), tmp_path_factory.mktemp("spark")
     duck_first = _clear_first_day(duck_root, first, None)
     if FULL:
@@ -146,6 +175,15 @@ def test_every_decision_and_tax_line_is_the_same(both: tuple[Run, Run]) -> None:
     reasons = {r for row in spark_day.column("reasons").to_pylist() for r in row}
     # The comparison covers the judgements that need order and history, not only clean parcels.
     assert {"over_annual_limit", "over_single_limit", "payment_missing"} <= reasons
+
+
+def test_a_parcel_at_exactly_eighty_percent_of_the_limit_is_reviewed_on_both(
+    both: tuple[Run, Run],
+) -> None:
+    for run in both:
+        decisions = pq.read_table(run.outs[-1] / "decisions.parquet").to_pylist()
+        status = {d["cop_no"]: d["status"] for d in decisions if d["cop_no"].startswith("XL")}
+        assert status == {"XL1": 800, "XL2": 800, AT_THE_LIMIT: 300}
 
 
 def test_the_store_records_the_same_on_both_engines(both: tuple[Run, Run]) -> None:
