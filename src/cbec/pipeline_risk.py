@@ -96,7 +96,7 @@ def feature_table(engine: Engine, asked: ir.Table, heads: ir.Table, lines: ir.Ta
 
     Of the stored declarations only those of the day before the first asked one and after are
     read (split orders look back 24 hours); the rest of history comes as first sightings
-    (`sightings`), so a batch's cost does not grow with the store's age."""
+    (`sightings`), narrower and fewer than the declarations they stand for (docs/risk.md)."""
     recent = heads
     stored = engine.documents(INVENTORY.stem)
     if stored is not None:
