@@ -17,7 +17,7 @@ import typer
 
 from cbec.cli_enterprise import BAD_INPUT, DEFAULT_DB, DbOption, _store
 from cbec.cli_output import console, fail
-from cbec.cli_store import StoreOption, embedded_only
+from cbec.cli_store import StoreOption
 
 inspect_app = typer.Typer(help="Inspection (status 500): record what was found.")
 review_app = typer.Typer(help="Manual review (status 300): record the officer's decision.")
@@ -87,19 +87,22 @@ def review_decide(
 
 def risk_train(
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
     seed: Annotated[int, typer.Option("--seed", help="LightGBM seed.")] = 0,
 ) -> None:
     """Train a model on every recorded outcome and register it as the next version: prints its
     version and figures as JSON."""
     from cbec.pipeline import Policy
     from cbec.pipeline_risk import TrainingError, train
+    from cbec.store.embedded import StoreError
 
-    embedded_only("risk train")
-    with _store(db) as store:
+    with _store(db, store_url) as store:
         try:
             model = train(store, Policy.load().periods, dt.datetime.now(), seed)
         except TrainingError as error:
             raise fail(str(error), BAD_INPUT) from None
+        except StoreError as error:
+            raise fail(str(error)) from None
     sys.stdout.write(json.dumps({"version": model.version, **model.metrics}) + "\n")
 
 

@@ -194,6 +194,7 @@ def train(store: Store, periods: pa.Table, trained_at: dt.datetime, seed: int = 
 
     from cbec.risk.model import DEFAULT_PARAMS
 
+    store.refresh()  # every outcome and model version other processes recorded
     con = store.con
     recorded = con.table("risk_outcomes")
     labels = recorded.group_by(KEYS).aggregate(label=recorded.found.max().cast("int64"))
@@ -207,13 +208,16 @@ def train(store: Store, periods: pa.Table, trained_at: dt.datetime, seed: int = 
         )
     decisions = con.table("decisions")
     training = _stored_features(store, decisions.semi_join(labels, KEYS), periods)
-    training = training.join(labels.to_pyarrow(), KEYS)
+    # In key order: LightGBM's bagging depends on row order, which a join does not fix, so that
+    # the same outcomes train the same trees on every store and engine.
+    by_key = [(k, "ascending") for k in KEYS]
+    training = training.join(labels.to_pyarrow(), KEYS).sort_by(by_key)
     latest = decisions.decl_time.max().to_pyarrow().as_py()
     recent = decisions.filter(
         decisions.status.isin(decide.ADMITTED) | (decisions.reasons == ["inspection_finding"]),
         decisions.decl_time > latest - dt.timedelta(days=CALIBRATION_DAYS),
     )
-    traffic = _stored_features(store, recent, periods)
+    traffic = _stored_features(store, recent, periods).sort_by(by_key)
     if traffic.num_rows > CALIBRATION_ROWS:  # a fixed sample: the hash of cop_no, not an RNG
         keep = np.argsort(hash_draw(traffic["cop_no"], seed), kind="stable")[:CALIBRATION_ROWS]
         traffic = traffic.take(np.sort(keep))
@@ -254,7 +258,7 @@ def train(store: Store, periods: pa.Table, trained_at: dt.datetime, seed: int = 
     model.booster_text = booster.model_to_string()
     model.calibration = calibration_of(np.asarray(booster.predict(model.matrix(traffic))))
     model.metrics = {"outcomes": int(n), "findings": int(k), "calibration_rows": traffic.num_rows}
-    register_model(con.con, model, trained_at, int(n))
+    register_model(store, model, trained_at, int(n))
     return model
 
 

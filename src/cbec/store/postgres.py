@@ -508,10 +508,18 @@ class PostgresStore(Store):
             columns = [name for name, _ in self._columns(table) if name not in replace]
             updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
             upsert = f" ON CONFLICT ({', '.join(replace)}) DO UPDATE SET {updates}"
-        with self.pg.transaction(), self.pg.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {table} VALUES ({marks}){upsert}", [list(r) for r in rows]
-            )
+        import psycopg
+
+        try:
+            with self.pg.transaction(), self.pg.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT INTO {table} VALUES ({marks}){upsert}", [list(r) for r in rows]
+                )
+        except psycopg.errors.UniqueViolation as exc:  # e.g. a model version another registered
+            raise StoreError(
+                f"{table}: another process added a row with the same key first "
+                f"({str(exc).strip().splitlines()[-1]}); nothing was written: run the command again"
+            ) from exc
         self.refresh()
 
     def delete_rows(self, table: str, column: str, value: Any) -> int:

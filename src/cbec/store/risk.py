@@ -2,8 +2,8 @@
 enterprise credit grades, and the seed of the exploration draw.
 
 The tables are created by the store's versioned migrations (`cbec.store.migrations`, version 3);
-credit grades and the seed are written through the store (so PostgreSQL keeps them), models on
-the DuckDB connection (`cbec risk train` runs on the embedded store only).
+credit grades, the seed and model versions are written through the store (so PostgreSQL keeps
+them).
 """
 
 from __future__ import annotations
@@ -47,13 +47,10 @@ def latest_model(con: duckdb.DuckDBPyConnection) -> ScoringModel | None:
     return ScoringModel.from_json(rows[0][0]) if rows else None
 
 
-def register_model(
-    con: duckdb.DuckDBPyConnection, model: ScoringModel, trained_at: Any, outcomes: int
-) -> None:
-    con.execute(
-        "INSERT INTO risk_models VALUES (?, ?, ?, ?)",
-        [model.version, trained_at, outcomes, model.to_json()],
-    )
+def register_model(store: Store, model: ScoringModel, trained_at: Any, outcomes: int) -> None:
+    """Registers a model version, written through the store (a PostgreSQL store keeps it, and
+    every process reads it at its next refresh). A version already registered is refused."""
+    store.insert_rows("risk_models", [(model.version, trained_at, outcomes, model.to_json())])
 
 
 def set_credit_grade(store: Store, code: str, grade: str) -> None:
