@@ -8,8 +8,8 @@ Simulates day 1 (2024-06-15, seed `--seed`), day 2 (2024-06-16, seed `--seed + 1
 fresh store, and times every stored stage (`DuckDBEngine.materialize`) of each run. Day 1 judges on
 an empty history, day 2 on one day stored, day 3 on two: split orders read the day before (24
 hours back), the rest of history comes from the first sightings the batches kept, so from day 2 on
-the risk stages should cost the same whatever the store's age. Prints one JSON object and writes
-it to bench/results/risk_history_<N>.json.
+what the risk stages add each day is the growth of the sightings, not of the stored lists
+(BENCHMARKS.md). Prints one JSON object and writes it to bench/results/risk_history_<N>.json.
 """
 
 from __future__ import annotations
