@@ -182,13 +182,7 @@ def test_an_unreachable_postgresql_store_is_one_clear_line(tmp_path: Path) -> No
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["risk", "train"],
-        ["exports", "stock"],
-    ],
-)
+@pytest.mark.parametrize("command", [["exports", "stock"]])
 def test_commands_not_yet_on_postgresql_refuse_when_cbec_store_names_one(
     tmp_path: Path, command: list[str]
 ) -> None:
