@@ -24,6 +24,7 @@ from cbec.risk.rules import load_rules
 from cbec.store.embedded import Store
 from cbec.store.migrations import MIGRATIONS, upgrade_duckdb
 from cbec.store.postgres import PostgresStore, StoreConflict, migrate_connection, retrying
+from pg_helpers import stale_once as _stale_once
 
 runner = CliRunner()
 FAR_BELOW = [{"gcode": "6111200050", "qty": 1, "price": "8.00"}]  # inspected (hard rule)
@@ -211,19 +212,6 @@ def test_outcomes_on_postgresql_give_the_rows_and_receipts_of_duckdb_in_every_pr
         assert (z1[0][4], z1[0][5]) == ("300", "[]")
     finally:
         other.close()
-
-
-def _stale_once(store: PostgresStore) -> None:
-    """The store misses its next refresh: as if another process committed right after it read."""
-    real = store.refresh
-    calls = {"n": 0}
-
-    def refresh() -> None:
-        calls["n"] += 1
-        if calls["n"] > 1:
-            real()
-
-    store.refresh = refresh  # type: ignore[method-assign]
 
 
 def _outcomes(text: str) -> list[Any]:

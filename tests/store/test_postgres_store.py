@@ -24,6 +24,7 @@ from cbec.cli import app
 from cbec.pipeline import Policy, clear
 from cbec.store.embedded import StoreError
 from cbec.store.postgres import PostgresStore, StoreConflict, retrying
+from pg_helpers import stale_once as _stale_once
 
 runner = CliRunner()
 PLAIN = [{"gcode": "6111200050", "qty": 1, "price": "100.00"}]
@@ -95,20 +96,6 @@ def test_the_same_input_gives_identical_decisions_on_duckdb_and_postgresql(
         ).fetchall()
         assert used == [(Decimal("26000.00"),)]
         assert con.execute("SELECT count(*) FROM batches").fetchall() == [(2,)]
-
-
-def _stale_once(store: PostgresStore) -> None:
-    """The store misses its next refresh: as if another process committed right after it read
-    the history (the window two service processes race in)."""
-    real = store.refresh
-    calls = {"n": 0}
-
-    def refresh() -> None:
-        calls["n"] += 1
-        if calls["n"] > 1:
-            real()
-
-    store.refresh = refresh  # type: ignore[method-assign]
 
 
 def _clear_on(store: PostgresStore, folder: Path, out: Path) -> int:
