@@ -89,7 +89,7 @@ def register(db: Path, messages: list[tuple[float, str, bytes]]) -> dict[str, st
         keys = {}
         for code, its_roles in roles.items():
             store.add_enterprise(code, f"Enterprise {code}", sorted(its_roles))
-            keys[code] = auth.issue_key(store.con.con, code)
+            keys[code] = auth.issue_key(store, code)
         return keys
     finally:
         store.close()

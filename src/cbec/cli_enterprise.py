@@ -100,6 +100,7 @@ def add(
 ) -> None:
     """Register an enterprise, or update the name, roles and certificate of a registered one."""
     from cbec.enterprises import check_code, check_roles
+    from cbec.service import auth
 
     try:
         code = check_code(code)
@@ -112,21 +113,11 @@ def add(
     with _store(db, store_url, create=True) as store:
         existed = store.enterprise(code) is not None
         store.add_enterprise(code, name.strip(), roles, cert_pem)
-        key = _issue_key(store, code) if issue_key else None
+        key = auth.issue_key(store, code) if issue_key else None
     verb = "Updated" if existed else "Registered"
     console.print(f"{verb} {code} ({name.strip()}): {', '.join(roles)}.", highlight=False)
     if key is not None:
         console.print(f"API key (shown once, only its SHA-256 is stored): {key}", highlight=False)
-
-
-def _issue_key(store: Store, code: str) -> str:
-    """A new API key (shown once); the store keeps its SHA-256 (service/auth.py)."""
-    from cbec.service.auth import key_sha256, new_key
-
-    key = new_key()
-    if not store.set_api_key(code, key_sha256(key)):
-        raise KeyError(code)
-    return key
 
 
 @enterprise_app.command("list")

@@ -82,6 +82,6 @@ def migrate(
 
 
 def _shown(chosen: str | Path) -> str:
-    from cbec.store.postgres import _redacted, is_url
+    from cbec.store.postgres import is_url, redacted
 
-    return _redacted(str(chosen)) if is_url(chosen) else str(chosen)
+    return redacted(str(chosen)) if is_url(chosen) else str(chosen)

@@ -103,8 +103,8 @@ def serve(root: Path) -> Iterator[Served]:
     store = Store(root / "cbec.duckdb")
     try:
         clear([write_jsonl(root / "day", _day())], store, root / "out", Policy.load())
-        auth.set_admin_token(store.con.con, ADMIN_TOKEN)
         service = create_service(store, Settings())
+        auth.set_admin_token(service.journal, ADMIN_TOKEN)
         app = create_app(service, run_batcher=False)
         port = _free_port()
         server = uvicorn.Server(

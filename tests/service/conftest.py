@@ -16,12 +16,17 @@ def policy() -> Policy:
     return Policy.load()
 
 
-@pytest.fixture(scope="module")
-def cleared(tmp_path_factory: pytest.TempPathFactory, policy: Policy) -> Iterator[Running]:
+@pytest.fixture(scope="module", params=["duckdb", "postgresql"])
+def cleared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, policy: Policy
+) -> Iterator[Running]:
     """One parcel posted by its four enterprises (order, payment, waybill, declaration list),
-    then one micro-batch."""
+    then one micro-batch; on the embedded store, and on PostgreSQL (tests/conftest.py)."""
     root = tmp_path_factory.mktemp("service")
-    with start(root, policy) as running:
+    pg_url = None
+    if request.param == "postgresql":
+        pg_url = request.getfixturevalue("postgres").database_url(f"cbec_service_{root.name}")
+    with start(root, policy, pg_url=pg_url) as running:
         files = write_messages(root / "parcel", declaration("S1", T_SHIRT))
         for path in files:
             code = path.stem.split("CEB")[-1]

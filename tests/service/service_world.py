@@ -4,7 +4,7 @@ API key, and the service around a fresh store (batcher driven by hand)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +16,10 @@ from cbec.pipeline import Policy
 from cbec.service import auth, intake
 from cbec.service.app import create_app, create_service
 from cbec.service.deps import Service
+from cbec.service.journal_pg import PostgresJournal
 from cbec.service.settings import Settings
 from cbec.store.embedded import Store
+from cbec.store.postgres import PostgresStore
 
 PLATFORM, PAYMENT, LOGISTICS, AGENT = "3301964J31", "3101960001", "3201980001", "3301980001"
 OTHER_AGENT = "3301980002"
@@ -53,6 +55,14 @@ class Running:
         )
         return response.status_code, response.json()
 
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a query on the service's store (`?` marks its parameters), the service's own
+        tables included: the DuckDB file, or the PostgreSQL database itself."""
+        journal = self.service.journal
+        if isinstance(journal, PostgresJournal):
+            return list(journal.requests.execute(sql.replace("?", "%s"), params).fetchall())
+        return list(self.service.store.con.con.execute(sql, params).fetchall())
+
     def receipts(self, code: str, after: int = 0) -> list[dict[str, object]]:
         response = self.client.get(
             "/v1/receipts", params={"after": after}, headers=self.headers(code)
@@ -68,17 +78,28 @@ def start(
     policy: Policy,
     run_batcher: bool = False,
     clock: Callable[[], dt.datetime] = intake.now,
+    pg_url: str | None = None,
+    keys: dict[str, str] | None = None,
     **settings: Any,
 ) -> Iterator[Running]:
-    store = Store(root / "service.duckdb")
-    keys = {}
-    for code, role in ROLES.items():
-        store.add_enterprise(code, f"Enterprise {code}", [role])
-        keys[code] = auth.issue_key(store.con.con, code)
-    auth.set_admin_token(store.con.con, ADMIN_TOKEN)
+    """The service on a fresh DuckDB store under `root`, or on the PostgreSQL database of
+    `pg_url` (its documents under `root`). With `keys`, the enterprises are registered already
+    (a second service process on the same database)."""
+    store = (
+        PostgresStore(pg_url, documents_dir=root / "documents")
+        if pg_url
+        else Store(root / "service.duckdb")
+    )
+    if keys is None:
+        keys = {}
+        for code, role in ROLES.items():
+            store.add_enterprise(code, f"Enterprise {code}", [role])
+            keys[code] = auth.issue_key(store, code)
     service = create_service(store, Settings(max_body_bytes=MAX_BODY, **settings), policy, clock)
+    auth.set_admin_token(service.journal, ADMIN_TOKEN)
     try:
         with TestClient(create_app(service, run_batcher=run_batcher)) as client:
             yield Running(service, client, keys, root)
     finally:
+        service.journal.close()
         store.close()

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from cbec.cli import app
 from cbec.service import auth
+from cbec.service.journal import open_journal
 from cbec.service.settings import Settings, SettingsError
 from cbec.store.embedded import Store
 
@@ -27,7 +28,7 @@ def test_issue_key_prints_the_key_once_and_stores_its_hash(tmp_path: Path) -> No
     key = result.output.split("API key (shown once, only its SHA-256 is stored): ")[1].split()[0]
     store = Store(db)
     try:
-        assert auth.enterprise_by_key(store, key).code == "3301980001"
+        assert auth.enterprise_by_key(open_journal(store), key).code == "3301980001"
         stored = store.enterprise("3301980001")
         assert stored is not None and stored.api_key_sha256 == auth.key_sha256(key)
     finally:
@@ -41,14 +42,16 @@ def test_issue_key_prints_the_key_once_and_stores_its_hash(tmp_path: Path) -> No
 
 def test_the_admin_token_is_generated_once_or_taken_from_the_environment(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.duckdb")
+    journal = open_journal(store)
     try:
-        generated = auth.set_admin_token(store.con.con, None)
-        assert generated is not None and auth.is_admin(store.con.con, generated)
-        assert auth.set_admin_token(store.con.con, None) is None  # not printed again
-        assert auth.set_admin_token(store.con.con, "from-env") is None
-        assert auth.is_admin(store.con.con, "from-env")
-        assert not auth.is_admin(store.con.con, generated)
+        generated = auth.set_admin_token(journal, None)
+        assert generated is not None and auth.is_admin(journal, generated)
+        assert auth.set_admin_token(journal, None) is None  # not printed again
+        assert auth.set_admin_token(journal, "from-env") is None
+        assert auth.is_admin(journal, "from-env")
+        assert not auth.is_admin(journal, generated)
     finally:
+        journal.close()
         store.close()
 
 

@@ -1,5 +1,6 @@
-"""Nothing lost (DESIGN.md idea 4, issue 4): `cbec serve` runs in a real process under a steady
-load and is killed (SIGKILL) at random moments, several times, then restarted. Afterwards every
+"""Nothing lost (DESIGN.md idea 4, issues 4 and 11): `cbec serve` runs in a real process under a
+steady load and is killed (SIGKILL) at random moments, several times, then restarted; on
+PostgreSQL, two processes share the database and are killed in turn. Afterwards every
 acknowledged message was processed exactly once, every declaration list has exactly one decision
 and one final receipt, and the allowance ledger equals the sum of the admitted declarations.
 
@@ -18,15 +19,20 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
+import pytest
 from service_world import ADMIN_TOKEN, AGENT, ROLES, SENDERS
 
 from builders import BUYER_ID, OTHER_ID, declaration, write_messages
 from cbec.service import auth
 from cbec.store.embedded import Store
+from cbec.store.postgres import PostgresStore
 
 KILLS = 3
 PARCELS = 24  # 8 of 4,000 CNY for one buyer (only 6 fit in 26,000), 16 small ones
@@ -54,8 +60,8 @@ def _messages(root: Path) -> list[tuple[str, bytes]]:
 
 
 class Server:
-    def __init__(self, db: Path, port: int, log: Path):
-        self.db, self.port, self.log = db, port, log
+    def __init__(self, store: list[str], port: int, log: Path):
+        self.store, self.port, self.log = store, port, log
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -72,8 +78,7 @@ class Server:
                     "-c",
                     SERVE,
                     "serve",
-                    "--db",
-                    str(self.db),
+                    *self.store,
                     "--port",
                     str(self.port),
                 ],
@@ -102,7 +107,7 @@ class Server:
 
 
 def _load(
-    port: int,
+    ports: list[int],
     keys: dict[str, str],
     messages: list[tuple[str, bytes]],
     acked: dict[bytes, int],
@@ -110,13 +115,13 @@ def _load(
     stop: threading.Event,
 ) -> None:
     """Posts each message until it is acknowledged (a 202), as a client whose connection broke
-    sends again."""
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-        for sender, body in messages:
+    sends again; the messages go to the processes in turn."""
+    with httpx.Client(timeout=10) as client:
+        for number, (sender, body) in enumerate(messages):
             while not stop.is_set():
                 try:
                     answer = client.post(
-                        "/v1/messages",
+                        f"http://127.0.0.1:{ports[number % len(ports)]}/v1/messages",
                         content=body,
                         headers={
                             "Authorization": f"Bearer {keys[sender]}",
@@ -132,76 +137,102 @@ def _load(
     done.set()
 
 
+@pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
 def test_killed_at_random_moments_the_service_loses_nothing_and_decides_once(
-    tmp_path: Path,
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    db = tmp_path / "service.duckdb"
-    store = Store(db)
+    """On the embedded store, one process; on PostgreSQL, two processes sharing the database,
+    killed in turn."""
+    if kind == "postgresql":
+        url = request.getfixturevalue("postgres").database_url(f"cbec_crash_{tmp_path.name}")
+        store: Store = PostgresStore(url, documents_dir=tmp_path / "documents")
+        option = ["--store", url]
+    else:
+        store = Store(tmp_path / "service.duckdb")
+        option = ["--db", str(tmp_path / "service.duckdb")]
     keys = {}
     for code, role in ROLES.items():
         store.add_enterprise(code, f"Enterprise {code}", [role])
-        keys[code] = auth.issue_key(store.con.con, code)
+        keys[code] = auth.issue_key(store, code)
     store.close()
     messages = _messages(tmp_path / "messages")
-    server = Server(db, _free_port(), tmp_path / "serve.log")
-    server.start()
+    servers = [
+        Server(option, _free_port(), tmp_path / f"serve{n}.log")
+        for n in range(2 if kind == "postgresql" else 1)
+    ]
+    for server in servers:
+        server.start()
     acked: dict[bytes, int] = {}
     done, stop = threading.Event(), threading.Event()
     loader = threading.Thread(
-        target=_load, args=(server.port, keys, messages, acked, done, stop), daemon=True
+        target=_load,
+        args=([s.port for s in servers], keys, messages, acked, done, stop),
+        daemon=True,
     )
     loader.start()
     moments = random.Random(20240618)
     try:
-        for _ in range(KILLS):
+        for kill in range(KILLS):
             time.sleep(moments.uniform(0.5, 3.0))
+            server = servers[kill % len(servers)]
             server.kill()
             server.start()
         loader.join(timeout=120)
         assert done.is_set(), "the load was not acknowledged within 2 minutes"
         for _ in range(1200):  # until every acknowledged message is cleared
-            if server.queue() == 0:
+            if servers[0].queue() == 0:
                 break
             time.sleep(0.1)
     finally:
         stop.set()
-        server.kill()
+        for server in servers:
+            server.kill()
 
-    store = Store(db)
-    try:
-        con = store.con.con
-        entries = con.execute(
-            "SELECT id, processed_at IS NOT NULL, failure FROM service_intake"
-        ).fetchall()
-        assert len(entries) == len(messages) == len(acked)
-        assert {e[0] for e in entries} == set(acked.values())
-        assert all(e[1] and e[2] is None for e in entries), entries
-        finals = Counter(
-            COP_NO.findall(xml)[0]
-            for (xml,) in con.execute(
-                "SELECT xml FROM service_receipts WHERE recipient = ? AND code = '622'", [AGENT]
-            ).fetchall()
-            if FINAL.search(xml)
+    if kind == "postgresql":
+        with psycopg.connect(url) as pg:
+            _check(
+                lambda sql, *p: pg.execute(sql.replace("?", "%s"), p).fetchall(), messages, acked
+            )
+    else:
+        store = Store(tmp_path / "service.duckdb")
+        try:
+            _check(lambda sql, *p: store.con.con.execute(sql, p).fetchall(), messages, acked)
+        finally:
+            store.close()
+    logs = "".join(server.log.read_text() for server in servers)
+    assert logs.count("cbec serving") - len(servers) == KILLS
+
+
+def _check(
+    rows: Callable[..., list[Any]], messages: list[tuple[str, bytes]], acked: dict[bytes, int]
+) -> None:
+    """Every acknowledged message processed once, every list decided once with one final
+    receipt, the allowance ledger equal to the admitted values."""
+    entries = rows("SELECT id, processed_at IS NOT NULL, failure FROM service_intake")
+    assert len(entries) == len(messages) == len(acked)
+    assert {e[0] for e in entries} == set(acked.values())
+    assert all(e[1] and e[2] is None for e in entries), entries
+    finals = Counter(
+        COP_NO.findall(xml)[0]
+        for (xml,) in rows(
+            "SELECT xml FROM service_receipts WHERE recipient = ? AND code = '622'", AGENT
         )
-        cop_nos = {f"K{n:03d}" for n in range(PARCELS)}
-        assert set(finals) == cop_nos and set(finals.values()) == {1}
-        decided = Counter(c for (c,) in con.execute("SELECT cop_no FROM decisions").fetchall())
-        assert set(decided) == cop_nos and set(decided.values()) == {1}
-        ledger = dict(
-            con.execute(
-                "SELECT buyer_id_number, sum(value) FROM allowance_ledger GROUP BY ALL"
-            ).fetchall()
+        if FINAL.search(xml)
+    )
+    cop_nos = {f"K{n:03d}" for n in range(PARCELS)}
+    assert set(finals) == cop_nos and set(finals.values()) == {1}
+    decided = Counter(c for (c,) in rows("SELECT cop_no FROM decisions"))
+    assert set(decided) == cop_nos and set(decided.values()) == {1}
+    ledger = dict(
+        rows("SELECT buyer_id_number, sum(value) FROM allowance_ledger GROUP BY buyer_id_number")
+    )
+    admitted = dict(
+        rows(
+            "SELECT buyer_id_number, sum(dutiable_value) FROM decisions WHERE status = 800 "
+            "GROUP BY buyer_id_number"
         )
-        admitted = dict(
-            con.execute(
-                "SELECT buyer_id_number, sum(dutiable_value) FROM decisions WHERE status = 800 "
-                "GROUP BY ALL"
-            ).fetchall()
-        )
-        assert ledger == admitted
-        # 26,000 CNY a year (Cai Guan Shui [2018] No. 49): six of the eight 4,000 parcels.
-        assert admitted[BUYER_ID] == Decimal("24000.00")
-        assert admitted[OTHER_ID] == Decimal("800.00")
-    finally:
-        store.close()
-    assert server.log.read_text().count("cbec serving") - 1 == KILLS
+    )
+    assert ledger == admitted
+    # 26,000 CNY a year (Cai Guan Shui [2018] No. 49): six of the eight 4,000 parcels.
+    assert admitted[BUYER_ID] == Decimal("24000.00")
+    assert admitted[OTHER_ID] == Decimal("800.00")

@@ -71,8 +71,7 @@ def test_another_enterprise_reads_neither_receipts_nor_decision(cleared: Running
 
 def test_a_message_sent_again_gets_the_same_id_and_no_new_receipt(cleared: Running) -> None:
     path = cleared.root / "parcel" / "04_CEB621.xml"
-    con = cleared.service.store.con.con
-    first_id = con.execute("SELECT id FROM service_intake WHERE message_code = '621'").fetchall()
+    first_id = cleared.rows("SELECT id FROM service_intake WHERE message_code = '621'")
     before = cleared.receipts(AGENT)
     status, answer = cleared.post(AGENT, path.read_bytes())
     assert status == 202
@@ -87,15 +86,14 @@ def test_a_batch_cleared_again_after_a_crash_adds_no_decision_and_no_receipt(
 ) -> None:
     """The crash between the pipeline's commit and the recording of receipts: the entries are
     still unprocessed at restart and are cleared a second time."""
-    con = cleared.service.store.con.con
-    rows = con.execute(
+    rows = cleared.rows(
         "SELECT id, sender, guid, message_code, node_guids, body FROM service_intake ORDER BY id"
-    ).fetchall()
+    )
     entries = [intake.Entry(r[0], r[1], r[2], r[3], tuple(r[4]), bytes(r[5])) for r in rows]
     receipts, when = cleared.service.batcher._clear_in_folder(entries)
     assert {r.code for r in receipts} >= {"312", "412", "512", "622", "816"}
-    assert intake.record(con, [e.id for e in entries], receipts, when) == 0
-    decided = con.execute("SELECT count(*) FROM decisions WHERE cop_no = 'S1'").fetchall()
+    assert cleared.service.journal.record([e.id for e in entries], receipts, when) == 0
+    decided = cleared.rows("SELECT count(*) FROM decisions WHERE cop_no = 'S1'")
     assert decided[0][0] == 1
 
 
@@ -119,7 +117,7 @@ def test_receipt_guids_read_by_pattern_are_those_the_parser_reads(cleared: Runni
     from cbec.messages.catalog import NAMESPACE
     from cbec.service.batcher import _guids
 
-    rows = cleared.service.store.con.con.execute("SELECT xml FROM service_receipts").fetchall()
+    rows = cleared.rows("SELECT xml FROM service_receipts")
     assert len(rows) >= 6
     for (xml,) in rows:
         data = xml.encode("utf-8")

@@ -22,7 +22,7 @@ SELLER = "3301960001"  # the builders' ebcCode
 def running(tmp_path: Path, policy: Policy) -> Iterator[Running]:
     with start(tmp_path, policy) as service:
         service.service.store.add_enterprise(SELLER, "Seller", ["ecommerce"])
-        service.keys[SELLER] = auth.issue_key(service.service.store.con.con, SELLER)
+        service.keys[SELLER] = auth.issue_key(service.service.store, SELLER)
         yield service
 
 

@@ -46,7 +46,7 @@ def test_the_key_in_x_api_key_is_accepted(running: Running) -> None:
 def test_a_disabled_enterprise_is_401(running: Running, policy: Policy) -> None:
     store = running.service.store
     store.add_enterprise("3301989999", "Gone", ["agent"])
-    key = auth.issue_key(store.con.con, "3301989999")
+    key = auth.issue_key(store, "3301989999")
     store.disable_enterprise("3301989999")
     response = running.client.get("/v1/receipts", headers={"X-API-Key": key})
     assert response.status_code == 401
@@ -61,7 +61,7 @@ def test_a_message_of_another_role_is_403(running: Running) -> None:
 def test_a_message_about_another_enterprise_is_403(running: Running) -> None:
     """A platform may send orders, but only its own: ebpCode must be its code."""
     running.service.store.add_enterprise("3301964J99", "Another platform", ["platform"])
-    key = auth.issue_key(running.service.store.con.con, "3301964J99")
+    key = auth.issue_key(running.service.store, "3301964J99")
     running.keys["3301964J99"] = key
     status, answer = running.post("3301964J99", _message(running, "311"))
     assert (status, answer["error"]) == (403, "not_about_sender")

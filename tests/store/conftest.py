@@ -1,30 +1,14 @@
-"""A real PostgreSQL server for the store's tests, started once per test session from the
-installed binaries (Debian's `postgresql`, which `.ci/run` installs) and stopped after."""
+"""A new database for each store test, on the session's PostgreSQL server (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import pytest
 
 from cbec.store import pg_local
 
 _databases = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[pg_local.LocalServer]:
-    if pg_local.binaries() is None:
-        pytest.skip(
-            "PostgreSQL server binaries (initdb, pg_ctl) are not installed: "
-            "`apt-get install postgresql` (.ci/run does)"
-        )
-    server = pg_local.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

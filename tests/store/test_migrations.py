@@ -55,7 +55,7 @@ def test_version_one_is_the_schema_before_migrations() -> None:
     # A v1 store made by an older cbec ran exactly these statements and recorded version 1.
     assert MIGRATIONS[0].version == 1
     assert len(MIGRATIONS[0].statements) == 11
-    assert LATEST == 5
+    assert LATEST == 6
 
 
 def test_an_old_duckdb_store_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_an_old_duckdb_store_is_upgraded_and_keeps_its_data(tmp_path: Path) -> N
     _v1_duckdb(db)
     result = runner.invoke(app, ["store", "migrate", "--db", str(db)])
     assert result.exit_code == 0, result.output
-    assert "schema version 1 -> 5" in result.output
+    assert f"schema version 1 -> {LATEST}" in result.output
     with duckdb.connect(str(db)) as con:
         _kept(
             con.execute(
@@ -72,13 +72,13 @@ def test_an_old_duckdb_store_is_upgraded_and_keeps_its_data(tmp_path: Path) -> N
         )
         assert con.execute(
             "SELECT value FROM store_meta WHERE key = 'schema_version'"
-        ).fetchall() == [("5",)]
+        ).fetchall() == [(str(LATEST),)]
         assert [
             v for (v,) in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
-        ] == [1, 2, 3, 4, 5]
+        ] == list(range(1, LATEST + 1))
         assert con.execute("SELECT count(*) FROM allowance_ledger").fetchall() == [(1,)]
     again = runner.invoke(app, ["store", "migrate", "--db", str(db)])
-    assert again.exit_code == 0 and "schema version 5, up to date" in again.output
+    assert again.exit_code == 0 and f"schema version {LATEST}, up to date" in again.output
 
 
 def test_opening_an_old_embedded_store_upgrades_it(tmp_path: Path) -> None:
@@ -88,7 +88,7 @@ def test_opening_an_old_embedded_store_upgrades_it(tmp_path: Path) -> None:
     try:
         assert store.con.con.execute("SELECT count(*) FROM decisions").fetchall() == [(1,)]
         version = store.con.con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'")
-        assert version.fetchall() == [("5",)]
+        assert version.fetchall() == [(str(LATEST),)]
     finally:
         store.close()
 
@@ -100,7 +100,9 @@ def test_a_store_newer_than_this_cbec_is_refused(tmp_path: Path) -> None:
         con.execute("UPDATE store_meta SET value = '99' WHERE key = 'schema_version'")
     result = runner.invoke(app, ["store", "migrate", "--db", str(db)])
     assert result.exit_code == 1
-    assert "schema version 99, newer than this cbec knows (5); upgrade cbec" in result.output
+    assert (
+        f"schema version 99, newer than this cbec knows ({LATEST}); upgrade cbec" in result.output
+    )
     with pytest.raises(StoreError, match="newer than this cbec"):
         Store(db)
 
@@ -116,7 +118,7 @@ def test_an_old_postgresql_store_is_upgraded_and_keeps_its_data(pg_url: str) -> 
         PostgresStore(pg_url)  # several processes share it: the operator upgrades it
     result = runner.invoke(app, ["store", "migrate", "--store", pg_url])
     assert result.exit_code == 0, result.output
-    assert "schema version 1 -> 5" in result.output
+    assert f"schema version 1 -> {LATEST}" in result.output
     with psycopg.connect(pg_url) as pg:
         _kept(
             pg.execute(
@@ -139,7 +141,7 @@ def test_an_old_postgresql_store_is_upgraded_and_keeps_its_data(pg_url: str) -> 
 
 def test_a_new_postgresql_database_gets_the_latest_schema(pg_url: str) -> None:
     result = runner.invoke(app, ["store", "migrate", "--store", pg_url])
-    assert result.exit_code == 0 and "schema version 0 -> 5" in result.output
+    assert result.exit_code == 0 and f"schema version 0 -> {LATEST}" in result.output
     with psycopg.connect(pg_url) as pg:
         tables = {r[0] for r in pg.execute("SELECT tablename FROM pg_tables").fetchall()}
     assert {"decisions", "allowance_ledger", "enterprises", "schema_migrations"} <= tables
@@ -194,3 +196,35 @@ def test_commands_not_yet_on_postgresql_refuse_when_cbec_store_names_one(
     assert result.exit_code == 2, result.output
     assert "does not run on a PostgreSQL store yet" in result.output
     assert not db.exists()
+
+
+def test_a_service_store_made_before_version_6_keeps_its_intake_and_receipts(
+    tmp_path: Path,
+) -> None:
+    """The service's logs, as the first `cbec serve` made them (without the companion needs and
+    the acknowledgement time), survive the upgrade and gain the later columns."""
+    db = tmp_path / "served.duckdb"
+    with duckdb.connect(str(db)) as con:
+        upgrade_duckdb(con, target=5)
+        con.execute("CREATE SEQUENCE service_intake_ids START 1")
+        con.execute(
+            "CREATE TABLE service_intake (id BIGINT PRIMARY KEY DEFAULT "
+            "nextval('service_intake_ids'), sender VARCHAR NOT NULL, guid VARCHAR NOT NULL, "
+            "message_code VARCHAR NOT NULL, node_guids VARCHAR[] NOT NULL, body BLOB NOT NULL, "
+            "received_at TIMESTAMP NOT NULL, processed_at TIMESTAMP, failure VARCHAR, "
+            "UNIQUE (sender, guid))"
+        )
+        con.execute(
+            "INSERT INTO service_intake (sender, guid, message_code, node_guids, body, "
+            "received_at) VALUES ('3301980001', 'G1', '621', ['N1'], 'x'::BLOB, "
+            "TIMESTAMP '2024-06-15 10:00:00')"
+        )
+    store = Store(db)
+    try:
+        rows = store.con.con.execute(
+            "SELECT id, guid, needs, acknowledged_at FROM service_intake"
+        ).fetchall()
+        assert rows == [(1, "G1", None, None)]
+        assert store.con.con.execute("SELECT count(*) FROM service_receipts").fetchall() == [(0,)]
+    finally:
+        store.close()

@@ -282,12 +282,13 @@ def test_outcomes_recorded_before_version_5_are_kept(tmp_path: Path, pg_url: str
         assert migrate_connection(pg, target=4) == (0, 4)
         pg.execute(row)
     result = runner.invoke(app, ["store", "migrate", "--store", pg_url])
-    assert result.exit_code == 0 and "schema version 4 -> 5" in result.output
+    assert (
+        result.exit_code == 0 and f"schema version 4 -> {MIGRATIONS[-1].version}" in result.output
+    )
     with psycopg.connect(pg_url) as pg:
         assert pg.execute("SELECT cop_no, finding, batch_id FROM risk_outcomes").fetchall() == kept
         indexes = {r[0] for r in pg.execute("SELECT indexname FROM pg_indexes").fetchall()}
         assert "risk_outcomes_batch" in indexes
-    assert MIGRATIONS[-1].version == 5
     copy = PostgresStore(pg_url)
     try:
         copy.refresh()

@@ -14,6 +14,7 @@ from cbec import pipeline
 from cbec.service import auth, intake, masking
 from cbec.service.batcher import Batcher
 from cbec.service.deps import ReceiptSignal, Service
+from cbec.service.journal import open_journal
 from cbec.service.metrics import Metrics
 from cbec.service.routes import (
     admin,
@@ -36,12 +37,12 @@ def create_service(
 ) -> Service:
     """The service's parts around `store` (its intake and receipt tables created if needed);
     `clock` is the wall clock in China Standard Time (tests give their own)."""
-    intake.prepare(store.con.con)
+    journal = open_journal(store)
     lock = threading.RLock()
     metrics = Metrics()
     recorded = ReceiptSignal()
     policy = policy or pipeline.Policy.load()
-    batcher = Batcher(store, lock, policy, settings, metrics, recorded.notify, clock)
+    batcher = Batcher(store, journal, lock, policy, settings, metrics, recorded.notify, clock)
     return Service(
         store=store,
         settings=settings,
@@ -50,8 +51,7 @@ def create_service(
         limiter=auth.RateLimiter(settings.rate_per_second, settings.rate_burst),
         batcher=batcher,
         receipts_recorded=recorded,
-        requests=store.con.con.cursor(),
-        requests_lock=threading.Lock(),
+        journal=journal,
     )
 
 

@@ -19,12 +19,14 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from cbec.enterprises import Enterprise
 from cbec.messages.parse import ParsedMessage
 from cbec.store.embedded import Store
+
+if TYPE_CHECKING:
+    from cbec.service.journal import Journal
 
 ADMIN_TOKEN_KEY = "service_admin_token_sha256"
 
@@ -66,42 +68,33 @@ def new_key() -> str:
     return "cbec_" + secrets.token_urlsafe(32)
 
 
-def issue_key(con: duckdb.DuckDBPyConnection, code: str) -> str:
+def issue_key(store: Store, code: str) -> str:
     """A new API key for a registered enterprise (replacing any earlier one); only its SHA-256
     is stored, so the key returned is shown once. Raises KeyError for an unknown code."""
     key = new_key()
-    found = con.execute(
-        "UPDATE enterprises SET api_key_sha256 = ? WHERE code = ? RETURNING code",
-        [key_sha256(key), code],
-    ).fetchall()
-    if not found:
+    if not store.set_api_key(code, key_sha256(key)):
         raise KeyError(code)
     return key
 
 
-def set_admin_token(con: duckdb.DuckDBPyConnection, token: str | None) -> str | None:
+def set_admin_token(journal: Journal, token: str | None) -> str | None:
     """Keeps the operator's token hashed. With `token` (from CBEC_ADMIN_TOKEN) it replaces the
     stored one; without, one is generated when none is stored yet. Returns the token generated
     now (to print once), else None."""
     generated = None
     if token is None:
-        stored = con.execute(
-            "SELECT value FROM store_meta WHERE key = ?", [ADMIN_TOKEN_KEY]
-        ).fetchall()
-        if stored:
+        if journal.meta(ADMIN_TOKEN_KEY) is not None:
             return None
         token = generated = new_key()
-    con.execute(
-        "INSERT OR REPLACE INTO store_meta VALUES (?, ?)", [ADMIN_TOKEN_KEY, key_sha256(token)]
-    )
+    journal.set_meta(ADMIN_TOKEN_KEY, key_sha256(token))
     return generated
 
 
-def is_admin(con: duckdb.DuckDBPyConnection, token: str | None) -> bool:
+def is_admin(journal: Journal, token: str | None) -> bool:
     if not token:
         return False
-    stored = con.execute("SELECT value FROM store_meta WHERE key = ?", [ADMIN_TOKEN_KEY]).fetchall()
-    return bool(stored) and hmac.compare_digest(stored[0][0], key_sha256(token))
+    stored = journal.meta(ADMIN_TOKEN_KEY)
+    return stored is not None and hmac.compare_digest(stored, key_sha256(token))
 
 
 def presented_key(authorization: str | None, api_key: str | None) -> str | None:
@@ -113,12 +106,8 @@ def presented_key(authorization: str | None, api_key: str | None) -> str | None:
     return api_key.strip() if api_key and api_key.strip() else None
 
 
-def enterprise_by_key(
-    store: Store, key: str | None, cursor: duckdb.DuckDBPyConnection | None = None
-) -> Enterprise:
-    """The enabled enterprise holding `key` (read through `cursor`, else the store's own
-    connection). Raises Refusal (401)."""
-    con = cursor or store.con.con
+def enterprise_by_key(journal: Journal, key: str | None) -> Enterprise:
+    """The enabled enterprise holding `key`. Raises Refusal (401)."""
     if key is None:
         raise Refusal(
             401,
@@ -126,11 +115,7 @@ def enterprise_by_key(
             "No API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY' "
             "(the operator issues keys with `cbec enterprise add CODE ... --issue-key`).",
         )
-    rows = con.execute(
-        "SELECT code FROM enterprises WHERE api_key_sha256 = ? AND NOT disabled",
-        [key_sha256(key)],
-    ).fetchall()
-    enterprise = store.enterprise(rows[0][0], con) if rows else None
+    enterprise = journal.enterprise_by_key_sha256(key_sha256(key))
     if enterprise is None:
         raise Refusal(401, "unknown_api_key", "The API key is unknown, replaced or disabled.")
     return enterprise

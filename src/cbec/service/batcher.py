@@ -24,16 +24,19 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
 
 from cbec import pipeline
 from cbec.messages.catalog import NAMESPACE
-from cbec.service import companions, intake, masking
+from cbec.service import intake, masking
+from cbec.service.journal import Claim, Journal
 from cbec.service.metrics import Metrics
 from cbec.service.settings import Settings
 from cbec.store.embedded import Store
+from cbec.store.postgres import retrying
 
 log = logging.getLogger("cbec.service")
 
@@ -46,10 +49,18 @@ _ROOT_GUID = re.compile(rb'<ceb:CEB\d{3}Message guid="([^"]*)"')
 _BUSINESS_GUID = re.compile(rb"<ceb:guid>([^<]*)</ceb:guid>")
 
 
+@dataclass(frozen=True)
+class _Cleared:
+    entries: list[intake.Entry]
+    added: int  # receipts recorded
+    seconds: float
+
+
 class Batcher:
     def __init__(
         self,
         store: Store,
+        journal: Journal,
         lock: threading.RLock,
         policy: pipeline.Policy,
         settings: Settings,
@@ -58,6 +69,7 @@ class Batcher:
         clock: Callable[[], dt.datetime] = intake.now,
     ):
         self.store = store
+        self.journal = journal
         self.lock = lock
         self.policy = policy
         self.settings = settings
@@ -79,29 +91,17 @@ class Batcher:
         return total
 
     def clear_one_batch(self) -> int:
-        """Clears the oldest waiting entries (one batch at most); returns how many."""
+        """Clears the oldest waiting entries (one batch at most) but the declaration lists still
+        waiting for a companion (service/companions.py); returns how many."""
         with self.lock:
-            entries = self._ready()
-            if entries:
-                self._clear(entries)
-        return len(entries)
-
-    def _ready(self) -> list[intake.Entry]:
-        """The oldest waiting entries but the declaration lists still waiting for a companion
-        (service/companions.py), and those whose companion comes after this batch."""
-        con = self.store.con.con
-        window = dt.timedelta(seconds=self.settings.companion_window_seconds)
-        held = companions.held(self.store, con, self.clock(), window, self._looked_up)
-        while True:
-            entries = intake.pending(con, self.settings.batch_max_messages, held)
-            later = (
-                companions.provided_later(con, [e.id for e in entries], entries[-1].id)
-                if (entries)
-                else set()
-            )
-            if not later:
-                return entries
-            held |= later
+            window = dt.timedelta(seconds=self.settings.companion_window_seconds)
+            held = self.journal.held(self.store, self.clock(), window, self._looked_up)
+            with self.journal.claim(self.settings.batch_max_messages, held) as claim:
+                cleared = self._clear(claim, claim.entries) if claim.entries else []
+            # Committed: the receipts are readable now (not before: a long poll woken earlier
+            # would find nothing and sleep on).
+            self._committed(cleared)
+            return len(claim.entries)
 
     def start(self) -> None:
         self._stop.clear()
@@ -133,39 +133,44 @@ class Batcher:
 
     # Clearing ----------------------------------------------------------------------------
 
-    def _clear(self, entries: list[intake.Entry]) -> None:
+    def _clear(self, claim: Claim, entries: list[intake.Entry]) -> list[_Cleared]:
+        """Clears `entries` and records their receipts in `claim`; a failed batch is cleared
+        again message by message. Returns what was cleared, for `_committed`."""
         started = time.perf_counter()
         try:
-            receipts, when = self._clear_in_folder(entries)
+            # Cleared again on fresh history when another process committed first (PostgreSQL).
+            receipts, when = retrying(self.store, lambda: self._clear_in_folder(entries))
         except Exception as exc:
             if len(entries) > 1:
                 log.warning("a batch of %d failed (%s); clearing one by one", len(entries), exc)
-                for entry in entries:
-                    self._clear([entry])
-                return
+                return [done for entry in entries for done in self._clear(claim, [entry])]
             entry = entries[0]
             log.exception("message %d (guid %s) could not be cleared", entry.id, entry.guid)
             failure = masking.mask_text(str(exc))  # kept in the store, read by operators
-            intake.record(self.store.con.con, [entry.id], [], self.clock(), failure=failure)
+            claim.record([entry.id], [], self.clock(), failure=failure)
             self.metrics.add("cbec_batch_failures_total")
-            return
-        added = intake.record(self.store.con.con, [e.id for e in entries], receipts, when)
-        readable, seconds = time.time(), time.perf_counter() - started
-        self.metrics.add("cbec_batches_total")
-        self.metrics.add("cbec_batch_messages_total", len(entries))
-        self.metrics.add("cbec_batch_seconds_total", seconds)
-        self.metrics.add("cbec_receipts_recorded_total", added)
-        self.metrics.observe("cbec_batch_duration_seconds", seconds)
-        self.metrics.observe("cbec_batch_size_messages", len(entries))
-        self.metrics.observe(
-            "cbec_receipt_latency_seconds",
-            *(
-                max(readable - e.acknowledged_at, 0.0)
-                for e in entries
-                if e.acknowledged_at is not None
-            ),
-        )
-        if added:
+            return []
+        added = claim.record([e.id for e in entries], receipts, when)
+        return [_Cleared(entries, added, time.perf_counter() - started)]
+
+    def _committed(self, cleared: list[_Cleared]) -> None:
+        readable = time.time()
+        for done in cleared:
+            self.metrics.add("cbec_batches_total")
+            self.metrics.add("cbec_batch_messages_total", len(done.entries))
+            self.metrics.add("cbec_batch_seconds_total", done.seconds)
+            self.metrics.add("cbec_receipts_recorded_total", done.added)
+            self.metrics.observe("cbec_batch_duration_seconds", done.seconds)
+            self.metrics.observe("cbec_batch_size_messages", len(done.entries))
+            self.metrics.observe(
+                "cbec_receipt_latency_seconds",
+                *(
+                    max(readable - e.acknowledged_at, 0.0)
+                    for e in done.entries
+                    if e.acknowledged_at is not None
+                ),
+            )
+        if any(done.added for done in cleared):
             self.on_receipts()
 
     def _clear_in_folder(

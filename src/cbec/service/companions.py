@@ -21,15 +21,13 @@ share one intake entry and one acknowledgement.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import duckdb
 import ibis
 
 from cbec.messages.parse import ParsedMessage
 from cbec.store.embedded import Store
-
-DDL = """CREATE TABLE IF NOT EXISTS service_companions (
-    key VARCHAR PRIMARY KEY, intake_id BIGINT)"""
 
 # (document stem, kind, key columns) of what a message provides.
 _PROVIDED = (
@@ -74,8 +72,9 @@ def needed(message: ParsedMessage) -> list[str]:
     return sorted(set(keys))
 
 
-def remember(con: duckdb.DuckDBPyConnection, intake_id: int, keys: list[str]) -> None:
-    """Records the keys an intake entry provides (the first provider of a key is kept)."""
+def remember(con: duckdb.DuckDBPyConnection, intake_id: int | None, keys: list[str]) -> None:
+    """Records the keys an intake entry provides (the first provider of a key is kept); with no
+    entry, keys found in the store."""
     if keys:
         con.execute(
             "INSERT INTO service_companions SELECT unnest(?), ? ON CONFLICT DO NOTHING",
@@ -113,29 +112,37 @@ def _found_in_store(store: Store, keys: list[str]) -> list[str]:
     return found
 
 
+def missing(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime) -> dict[str, list[int]]:
+    """Keys needed by waiting entries received after `cutoff` (still in their window) and not
+    provided yet, with the entries needing them."""
+    return _missing(con, cutoff)
+
+
 def held(
     store: Store,
-    con: duckdb.DuckDBPyConnection,
+    missing: Callable[[dt.datetime], dict[str, list[int]]],
+    remember_found: Callable[[list[str]], None],
     now: dt.datetime,
     window: dt.timedelta,
     looked_up: set[int],
 ) -> set[int]:
     """The waiting entries to hold back now: in their window, with a companion not yet come.
+    `missing` reads the intake log (`companions.missing` on the embedded store), and
+    `remember_found` records keys found in the store as provided before the service.
 
     The store is searched once per entry (`looked_up` remembers which were): a document stored
-    since came through the intake, whose keys are in `service_companions` already."""
-    missing = _missing(con, now - window)
-    if not missing:
+    since came through the intake, whose keys are remembered already."""
+    waiting = missing(now - window)
+    if not waiting:
         return set()
-    new_keys = sorted(k for k, ids in missing.items() if not looked_up.issuperset(ids))
+    new_keys = sorted(k for k, ids in waiting.items() if not looked_up.issuperset(ids))
+    if new_keys:
+        store.refresh()  # documents other processes of a PostgreSQL store cleared since
     found = _found_in_store(store, new_keys) if new_keys else []
-    looked_up.update(i for ids in missing.values() for i in ids)
+    looked_up.update(i for ids in waiting.values() for i in ids)
     if found:  # remembered as provided before the service (no intake entry)
-        con.execute(
-            "INSERT INTO service_companions SELECT unnest(?), NULL ON CONFLICT DO NOTHING",
-            [found],
-        )
-    return {i for key, ids in missing.items() if key not in set(found) for i in ids}
+        remember_found(found)
+    return {i for key, ids in waiting.items() if key not in set(found) for i in ids}
 
 
 def provided_later(con: duckdb.DuckDBPyConnection, entry_ids: list[int], last_id: int) -> set[int]:

@@ -6,12 +6,12 @@ import threading
 from dataclasses import dataclass
 from typing import Annotated
 
-import duckdb
 from fastapi import Depends, Header, Request
 
 from cbec.enterprises import Enterprise
 from cbec.service import auth
 from cbec.service.batcher import Batcher
+from cbec.service.journal import Journal
 from cbec.service.metrics import Metrics
 from cbec.service.settings import Settings
 from cbec.store.embedded import Store
@@ -48,10 +48,9 @@ class Service:
     limiter: auth.RateLimiter
     batcher: Batcher
     receipts_recorded: ReceiptSignal
-    # Requests (keys, intake, receipts, decisions, health) use their own connection to the same
-    # database, so that an acknowledgement never waits for a micro-batch to clear.
-    requests: duckdb.DuckDBPyConnection
-    requests_lock: threading.Lock
+    # The intake and receipt logs: requests (keys, intake, receipts, decisions, health) use
+    # its own connection, so that an acknowledgement never waits for a micro-batch to clear.
+    journal: Journal
 
 
 def service(request: Request) -> Service:
@@ -69,8 +68,7 @@ def caller(
 ) -> Enterprise:
     """The enterprise whose key the request carries. Refusal 401 otherwise."""
     key = auth.presented_key(authorization, x_api_key)
-    with running.requests_lock:
-        return auth.enterprise_by_key(running.store, key, running.requests)
+    return auth.enterprise_by_key(running.journal, key)
 
 
 CallerDep = Annotated[Enterprise, Depends(caller)]

@@ -10,7 +10,8 @@ this one) adds nothing. Cursors come from a sequence and are given only by the b
 lock, so a receipt committed later never has a smaller cursor than one a reader has already seen.
 
 DuckDB writes a transaction to its write-ahead log and syncs it at commit: an acknowledged
-message is on disk.
+message is on disk. The tables come from the store's migrations (version 6); these functions are
+the embedded store's side of `service/journal.py` (PostgreSQL's: `service/journal_pg.py`).
 """
 
 from __future__ import annotations
@@ -28,38 +29,10 @@ from cbec.service import companions
 
 CHINA = ZoneInfo("Asia/Shanghai")  # DESIGN.md, "Choices": times in China Standard Time
 
-_DDL = (
-    "CREATE SEQUENCE IF NOT EXISTS service_intake_ids START 1",
-    """CREATE TABLE IF NOT EXISTS service_intake (
-        id BIGINT PRIMARY KEY DEFAULT nextval('service_intake_ids'),
-        sender VARCHAR NOT NULL, guid VARCHAR NOT NULL, message_code VARCHAR NOT NULL,
-        node_guids VARCHAR[] NOT NULL, body BLOB NOT NULL, received_at TIMESTAMP NOT NULL,
-        processed_at TIMESTAMP, failure VARCHAR, UNIQUE (sender, guid))""",
-    # The companion keys a declaration list message waits for (service/companions.py). No
-    # DEFAULT: DuckDB 2.0 replays a list default from its WAL only with an extension it
-    # downloads, so a store killed after this statement would not reopen offline.
-    "ALTER TABLE service_intake ADD COLUMN IF NOT EXISTS needs VARCHAR[]",
-    # When the message was acknowledged, in seconds since the epoch (received_at keeps the
-    # messages' precision, the second): the start of its receipt latency (service/metrics.py).
-    "ALTER TABLE service_intake ADD COLUMN IF NOT EXISTS acknowledged_at DOUBLE",
-    companions.DDL,
-    "CREATE SEQUENCE IF NOT EXISTS service_receipt_cursors START 1",
-    """CREATE TABLE IF NOT EXISTS service_receipts (
-        cursor BIGINT PRIMARY KEY DEFAULT nextval('service_receipt_cursors'),
-        recipient VARCHAR NOT NULL, code VARCHAR NOT NULL, receipt_guid VARCHAR NOT NULL,
-        xml VARCHAR NOT NULL, intake_id BIGINT, created_at TIMESTAMP NOT NULL,
-        UNIQUE (recipient, receipt_guid))""",
-)
-
 
 def now() -> dt.datetime:
     """The wall clock in China Standard Time, to the second (the messages' precision)."""
     return dt.datetime.now(CHINA).replace(tzinfo=None, microsecond=0)
-
-
-def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    for statement in _DDL:
-        con.execute(statement)
 
 
 @dataclass(frozen=True)

@@ -397,8 +397,8 @@ class Store:
     def enterprises(self) -> list[Enterprise]:
         """Every registered enterprise, by code."""
         return [
-            _enterprise(row)
-            for row in self.con.con.execute(f"{_ENTERPRISE_QUERY} ORDER BY code").fetchall()
+            enterprise_from_row(row)
+            for row in self.con.con.execute(f"{ENTERPRISE_QUERY} ORDER BY code").fetchall()
         ]
 
     def enterprise(
@@ -408,10 +408,10 @@ class Store:
         # fetchall: DuckDB keeps a half-read result open after fetchone, blocking later queries
         rows = (
             (cursor or self.con.con)
-            .execute(f"{_ENTERPRISE_QUERY} WHERE code = ?", [code])
+            .execute(f"{ENTERPRISE_QUERY} WHERE code = ?", [code])
             .fetchall()
         )
-        return _enterprise(rows[0]) if rows else None
+        return enterprise_from_row(rows[0]) if rows else None
 
     def set_api_key(self, code: str, api_key_sha256: str) -> bool:
         """Keeps the SHA-256 of an enterprise's new API key; False for an unknown code."""
@@ -517,12 +517,12 @@ FROM ledger FULL JOIN declared USING (ems_no, item_record_no)
 ORDER BY ems_no, item_record_no
 """
 
-_ENTERPRISE_QUERY = (
+ENTERPRISE_QUERY = (
     "SELECT code, name, roles, cert_pem, api_key_sha256, disabled, created_at FROM enterprises"
 )
 
 
-def _enterprise(row: tuple[Any, ...]) -> Enterprise:
+def enterprise_from_row(row: tuple[Any, ...]) -> Enterprise:
     code, name, roles, cert_pem, api_key_sha256, disabled, created_at = row
     return Enterprise(
         code, name, tuple(roles or ()), cert_pem, api_key_sha256, bool(disabled), created_at

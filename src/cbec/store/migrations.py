@@ -217,12 +217,63 @@ _V5 = (
     *_pg("CREATE INDEX IF NOT EXISTS risk_outcomes_batch ON risk_outcomes (batch_id)"),
 )
 
+# Version 6: the online service's logs (cbec.service): the intake log (every message acknowledged,
+# appended before the 202), the receipts by cursor, and the companion keys messages provide. The
+# embedded store had them from `cbec serve` (made there before migrations held them: the ALTERs
+# bring those up to date); PostgreSQL gets them here, with the indexes its queue and readers use.
+_V6 = (
+    *(
+        Statement(sql, "duckdb")
+        for sql in (
+            "CREATE SEQUENCE IF NOT EXISTS service_intake_ids START 1",
+            """CREATE TABLE IF NOT EXISTS service_intake (
+                id BIGINT PRIMARY KEY DEFAULT nextval('service_intake_ids'),
+                sender VARCHAR NOT NULL, guid VARCHAR NOT NULL, message_code VARCHAR NOT NULL,
+                node_guids VARCHAR[] NOT NULL, body BLOB NOT NULL, received_at TIMESTAMP NOT NULL,
+                processed_at TIMESTAMP, failure VARCHAR, UNIQUE (sender, guid))""",
+            # No DEFAULT: DuckDB replays a list default from its WAL only with an extension it
+            # downloads, so a store killed after this statement would not reopen offline.
+            "ALTER TABLE service_intake ADD COLUMN IF NOT EXISTS needs VARCHAR[]",
+            "ALTER TABLE service_intake ADD COLUMN IF NOT EXISTS acknowledged_at DOUBLE",
+            "CREATE SEQUENCE IF NOT EXISTS service_receipt_cursors START 1",
+            """CREATE TABLE IF NOT EXISTS service_receipts (
+                cursor BIGINT PRIMARY KEY DEFAULT nextval('service_receipt_cursors'),
+                recipient VARCHAR NOT NULL, code VARCHAR NOT NULL, receipt_guid VARCHAR NOT NULL,
+                xml VARCHAR NOT NULL, intake_id BIGINT, created_at TIMESTAMP NOT NULL,
+                UNIQUE (recipient, receipt_guid))""",
+        )
+    ),
+    *_pg(
+        "CREATE SEQUENCE IF NOT EXISTS service_intake_ids START 1",
+        """CREATE TABLE IF NOT EXISTS service_intake (
+            id BIGINT PRIMARY KEY DEFAULT nextval('service_intake_ids'),
+            sender VARCHAR NOT NULL, guid VARCHAR NOT NULL, message_code VARCHAR NOT NULL,
+            node_guids VARCHAR[] NOT NULL, body BYTEA NOT NULL, received_at TIMESTAMP NOT NULL,
+            processed_at TIMESTAMP, failure VARCHAR, needs VARCHAR[],
+            acknowledged_at DOUBLE PRECISION, UNIQUE (sender, guid))""",
+        # The queue: the entries not yet cleared, oldest first (claimed FOR UPDATE SKIP LOCKED).
+        "CREATE INDEX IF NOT EXISTS service_intake_waiting ON service_intake (id) "
+        "WHERE processed_at IS NULL",
+        "CREATE SEQUENCE IF NOT EXISTS service_receipt_cursors START 1",
+        """CREATE TABLE IF NOT EXISTS service_receipts (
+            cursor BIGINT PRIMARY KEY, recipient VARCHAR NOT NULL, code VARCHAR NOT NULL,
+            receipt_guid VARCHAR NOT NULL, xml VARCHAR NOT NULL, intake_id BIGINT,
+            created_at TIMESTAMP NOT NULL, UNIQUE (recipient, receipt_guid))""",
+        "CREATE INDEX IF NOT EXISTS service_receipts_reader ON service_receipts "
+        "(recipient, cursor)",
+    ),
+    *_both(
+        "CREATE TABLE IF NOT EXISTS service_companions (key VARCHAR PRIMARY KEY, intake_id BIGINT)"
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the embedded store's schema before migrations", _V1),
     Migration(2, "schema_migrations; PostgreSQL lookup indexes", _V2),
     Migration(3, "ledgers after the decision, risk and export tables", _V3),
     Migration(4, "first sightings for the risk features, kept per batch", _V4),
     Migration(5, "inspection and review outcomes committed as batches", _V5),
+    Migration(6, "the online service's intake, receipt and companion logs", _V6),
 )
 LATEST = MIGRATIONS[-1].version
 

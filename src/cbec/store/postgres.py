@@ -117,7 +117,7 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             self._scratch.cleanup()
             raise StoreError(
-                f"cannot connect to the store {_redacted(url)}: {str(exc).strip()}. Check the "
+                f"cannot connect to the store {redacted(url)}: {str(exc).strip()}. Check the "
                 "URL (postgresql://USER@HOST[:PORT]/DB), that the server runs and lets USER in."
             ) from exc
         try:
@@ -127,8 +127,8 @@ class PostgresStore(Store):
             elif version != LATEST:
                 pending(version)  # raises NewerStore for a store newer than this cbec
                 raise StoreError(
-                    f"the store {_redacted(url)} is at schema version {version}, this cbec "
-                    f"needs {LATEST}: run `cbec store migrate --store {_redacted(url)}` first"
+                    f"the store {redacted(url)} is at schema version {version}, this cbec "
+                    f"needs {LATEST}: run `cbec store migrate --store {redacted(url)}` first"
                 )
             self.documents_dir = self._documents_dir(documents_dir)
             self.path = scratch / "compute.duckdb"  # not durable: the copy is rebuilt at open
@@ -286,7 +286,7 @@ class PostgresStore(Store):
             self._commit_durable(batch)
         except psycopg.Error as exc:
             raise StoreError(
-                f"the store {_redacted(self.url)} refused the batch: {str(exc).strip()}; "
+                f"the store {redacted(self.url)} refused the batch: {str(exc).strip()}; "
                 "nothing was written"
             ) from exc
         super().commit(batch)  # the files are in place: this only adds the rows to the copy
@@ -326,7 +326,7 @@ class PostgresStore(Store):
             self._commit_outcomes_durable(batch)
         except psycopg.Error as exc:
             raise StoreError(
-                f"the store {_redacted(self.url)} refused the outcomes: {str(exc).strip()}; "
+                f"the store {redacted(self.url)} refused the outcomes: {str(exc).strip()}; "
                 "nothing was written"
             ) from exc
         super().commit_outcomes(batch)
@@ -646,7 +646,7 @@ def migrate_url(url: str, target: int = LATEST) -> tuple[int, int]:
         with psycopg.connect(url, autocommit=True) as pg:
             return migrate_connection(pg, target)
     except psycopg.Error as exc:
-        raise StoreError(f"cannot migrate {_redacted(url)}: {str(exc).strip()}") from exc
+        raise StoreError(f"cannot migrate {redacted(url)}: {str(exc).strip()}") from exc
     except NewerStore as exc:
         raise StoreError(str(exc)) from exc
 
@@ -657,7 +657,7 @@ def _database(url: str) -> str:
     return urlparse(url).path.strip("/") or "cbec"
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL without its password, for messages."""
     from urllib.parse import urlparse
 

@@ -25,13 +25,12 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 def operator(running: ServiceDep, authorization: Annotated[str | None, Header()] = None) -> None:
     token = auth.presented_key(authorization, None)
-    with running.requests_lock:
-        if not auth.is_admin(running.requests, token):
-            raise auth.Refusal(
-                401,
-                "admin_token_required",
-                "The enterprise registry needs the operator's token (Authorization: Bearer).",
-            )
+    if not auth.is_admin(running.journal, token):
+        raise auth.Refusal(
+            401,
+            "admin_token_required",
+            "The enterprise registry needs the operator's token (Authorization: Bearer).",
+        )
 
 
 Operator = Depends(operator)
@@ -90,7 +89,7 @@ def put_enterprise(code: str, given: EnterpriseIn, running: ServiceDep) -> dict[
         raise auth.Refusal(400, "bad_enterprise", str(exc)) from None
     with running.lock:
         running.store.add_enterprise(code, given.name.strip(), roles, given.cert_pem)
-        key = auth.issue_key(running.store.con.con, code) if given.issue_key else None
+        key = auth.issue_key(running.store, code) if given.issue_key else None
         enterprise = running.store.enterprise(code)
     assert enterprise is not None
     return {**_view(enterprise), **({"api_key": key} if key else {})}
@@ -100,7 +99,7 @@ def put_enterprise(code: str, given: EnterpriseIn, running: ServiceDep) -> dict[
 def new_key(code: str, running: ServiceDep) -> dict[str, str]:
     with running.lock:
         try:
-            key = auth.issue_key(running.store.con.con, code)
+            key = auth.issue_key(running.store, code)
         except KeyError:
             raise _unknown(code) from None
     return {"code": code, "api_key": key}

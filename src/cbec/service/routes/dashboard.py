@@ -146,8 +146,7 @@ def _is_operator(running: Service, request: Request, authorization: str | None) 
     token = auth.presented_key(authorization, None)
     if token is None:
         return _sessions(request).valid(request.cookies.get(COOKIE))
-    with running.lock:
-        return auth.is_admin(running.store.con.con, token)
+    return auth.is_admin(running.journal, token)
 
 
 def _require_operator(running: Service, request: Request, authorization: str | None) -> None:
@@ -321,8 +320,7 @@ async def login(running: ServiceDep, request: Request) -> Response:
     """The login form posts `token`; the right one sets the cookie and goes to the dashboard."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     token = (form.get("token") or [""])[0].strip()
-    with running.lock:
-        valid = auth.is_admin(running.store.con.con, token)
+    valid = auth.is_admin(running.journal, token)
     if not valid:
         return HTMLResponse(login_page("That is not the operator's token."), status_code=401)
     response = RedirectResponse("/dashboard", status_code=303)

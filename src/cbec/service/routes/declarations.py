@@ -19,20 +19,7 @@ def get_declaration(cop_no: str, running: ServiceDep, reader: CallerDep) -> dict
     Only the declaring agent (`agentCode`) reads it; to anyone else it is unknown (404), so that
     a declaration number reveals nothing about another enterprise's parcels.
     """
-    con = running.requests
-    with running.requests_lock:
-        decisions = con.execute(
-            "SELECT cop_no, invt_no, order_no, status, reasons, decl_time, decided_at, "
-            "buyer_id_number, dutiable_value, customs_tax, value_added_tax, consumption_tax, "
-            "tax_total "
-            "FROM decisions WHERE agent_code = ? AND cop_no = ?",
-            [reader.code, cop_no],
-        ).fetchall()
-        lines = con.execute(
-            "SELECT gnum, gcode, tax_price, customs_tax, value_added_tax, consumption_tax "
-            "FROM tax_lines WHERE agent_code = ? AND cop_no = ? ORDER BY gnum",
-            [reader.code, cop_no],
-        ).fetchall()
+    decisions, lines = running.journal.declaration(reader.code, cop_no)
     if not decisions:
         raise auth.Refusal(
             404,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import PlainTextResponse
 
-from cbec.service import auth, intake
+from cbec.service import auth
 from cbec.service.deps import ServiceDep
 
 router = APIRouter(tags=["health"])
@@ -16,9 +16,7 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 def health(running: ServiceDep) -> dict[str, object]:
     """`{"status": "ok", "queue": N}` when the store answers."""
-    with running.requests_lock:
-        queue = intake.depth(running.requests)
-    return {"status": "ok", "queue": queue}
+    return {"status": "ok", "queue": running.journal.depth()}
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
@@ -27,12 +25,9 @@ def metrics(
 ) -> PlainTextResponse:
     """Counters and the queue depth, for Prometheus; `Authorization: Bearer ADMIN_TOKEN`."""
     token = auth.presented_key(authorization, None)
-    with running.requests_lock:
-        if not auth.is_admin(running.requests, token):
-            raise auth.Refusal(
-                401, "admin_token_required", "GET /metrics needs the operator's token."
-            )
-        queue = intake.depth(running.requests)
+    if not auth.is_admin(running.journal, token):
+        raise auth.Refusal(401, "admin_token_required", "GET /metrics needs the operator's token.")
+    queue = running.journal.depth()
     text = running.metrics.render(
         [("cbec_queue_depth", "Messages acknowledged and not yet cleared.", queue)]
     )

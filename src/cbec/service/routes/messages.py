@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from cbec.enterprises import Enterprise
 from cbec.messages.parse import MessageRefused, ParsedMessage, parse_message
-from cbec.service import auth, companions, intake, json_messages
+from cbec.service import auth, companions, json_messages
 from cbec.service.deps import CallerDep, Service, ServiceDep
 
 router = APIRouter(tags=["messages"])
@@ -81,18 +81,16 @@ def _take_in(running: Service, sender: Enterprise, body: bytes) -> tuple[int, bo
     guid = message.guid
     assert guid is not None
     node_guids = _node_guids(message)
-    with running.requests_lock:
-        entry_id, new = intake.accept(
-            running.requests,
-            sender.code,
-            guid,
-            message.type.code,
-            node_guids,
-            body,
-            received_at,
-            companions.provided(message),
-            companions.needed(message),
-        )
+    entry_id, new = running.journal.accept(
+        sender.code,
+        guid,
+        message.type.code,
+        node_guids,
+        body,
+        received_at,
+        companions.provided(message),
+        companions.needed(message),
+    )
     return entry_id, new, guid
 
 

@@ -67,7 +67,7 @@ def _apply(running: Any, body: OutcomesIn, held: int) -> dict[str, Any]:
         except OutcomeError as error:
             raise auth.Refusal(422, "outcomes_refused", "; ".join(error.problems)) from None
         receipts = _receipts(Path(temporary) / "receipts")
-        added = intake.record(running.store.con.con, [], receipts, when)
+        added = running.journal.record([], receipts, when)
     if added:
         running.receipts_recorded.notify()
     return {

@@ -97,8 +97,7 @@ def _wait_for(
     deadline = time.monotonic() + min(wait, running.settings.long_poll_max_seconds)
     while True:
         seen = running.receipts_recorded.count
-        with running.requests_lock:
-            found = intake.receipts_after(running.requests, recipient, after, limit)
+        found = running.journal.receipts_after(recipient, after, limit)
         left = deadline - time.monotonic()
         if found or left <= 0:
             return found

@@ -1,0 +1,238 @@
+"""The service's journal: its intake log, receipt log, companion keys and the few registry reads
+a request needs, on whichever store the service runs (DuckDB here, PostgreSQL in
+`journal_pg.py`). Routes and the batcher call a `Journal`; only this module and `journal_pg.py`
+hold SQL for the service's tables.
+
+Two sides, two connections. Requests (intake, receipts, keys, decisions, health) use one, so
+that an acknowledgement never waits for a micro-batch to clear; the batcher uses the other,
+under the service's lock. A batch is taken with `claim`: on the embedded store (one process) the
+oldest waiting entries; on PostgreSQL the same rows locked `FOR UPDATE SKIP LOCKED`, so that
+several processes share the queue and never clear one message twice at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+import duckdb
+
+from cbec.enterprises import Enterprise
+from cbec.service import companions, intake
+from cbec.store.embedded import ENTERPRISE_QUERY, Store, enterprise_from_row
+
+# One declaration's decision and its tax lines, for `GET /v1/declarations/{cop_no}` (the
+# declaring agent's only). `{p}` is the engine's parameter mark.
+DECISION_QUERY = (
+    "SELECT cop_no, invt_no, order_no, status, reasons, decl_time, decided_at, "
+    "buyer_id_number, dutiable_value, customs_tax, value_added_tax, consumption_tax, tax_total "
+    "FROM decisions WHERE agent_code = {p} AND cop_no = {p}"
+)
+TAX_LINES_QUERY = (
+    "SELECT gnum, gcode, tax_price, customs_tax, value_added_tax, consumption_tax "
+    "FROM tax_lines WHERE agent_code = {p} AND cop_no = {p} ORDER BY gnum"
+)
+
+
+class Claim(Protocol):
+    """A batch of intake entries taken by one batcher; `record` marks them (and any of them)
+    processed with their receipts. On PostgreSQL everything recorded commits when the claim
+    ends; an exception inside it gives the entries back to the queue."""
+
+    entries: list[intake.Entry]
+
+    def record(
+        self,
+        entry_ids: Sequence[int],
+        receipts: Sequence[intake.ReceiptRow],
+        when: dt.datetime,
+        failure: str | None = None,
+    ) -> int: ...
+
+
+class Journal(Protocol):
+    # Requests' side: any thread.
+    def accept(
+        self,
+        sender: str,
+        guid: str,
+        message_code: str,
+        node_guids: Sequence[str],
+        body: bytes,
+        received_at: dt.datetime,
+        provides: Sequence[str] = (),
+        needs: Sequence[str] = (),
+    ) -> tuple[int, bool]: ...
+
+    def depth(self) -> int: ...
+
+    def receipts_after(
+        self, recipient: str, after: int, limit: int
+    ) -> list[intake.StoredReceipt]: ...
+
+    def enterprise_by_key_sha256(self, digest: str) -> Enterprise | None: ...
+
+    def meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def declaration(
+        self, agent_code: str, cop_no: str
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]: ...
+
+    # The batcher's side: its thread, under the service's lock.
+    def held(
+        self, store: Store, now: dt.datetime, window: dt.timedelta, looked_up: set[int]
+    ) -> set[int]: ...
+
+    def claim(self, limit: int, held: Collection[int]) -> AbstractContextManager[Claim]: ...
+
+    def record(
+        self,
+        entry_ids: Sequence[int],
+        receipts: Sequence[intake.ReceiptRow],
+        when: dt.datetime,
+        failure: str | None = None,
+    ) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def open_journal(store: Store) -> Journal:
+    """The journal of `store`: in its PostgreSQL database, else in its DuckDB file."""
+    from cbec.store.postgres import PostgresStore
+
+    if isinstance(store, PostgresStore):
+        from cbec.service.journal_pg import PostgresJournal
+
+        return PostgresJournal(store.url)
+    return EmbeddedJournal(store.con.con)
+
+
+class _EmbeddedClaim:
+    def __init__(self, con: duckdb.DuckDBPyConnection, entries: list[intake.Entry]):
+        self.con, self.entries = con, entries
+
+    def record(
+        self,
+        entry_ids: Sequence[int],
+        receipts: Sequence[intake.ReceiptRow],
+        when: dt.datetime,
+        failure: str | None = None,
+    ) -> int:
+        return intake.record(self.con, entry_ids, receipts, when, failure)
+
+
+class EmbeddedJournal:
+    """The journal in the embedded DuckDB store: one process, the batcher on the store's own
+    connection, requests on a cursor of it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self.requests = con.cursor()
+        self._requests_lock = threading.Lock()  # a DuckDB cursor serves one thread at a time
+
+    def accept(
+        self,
+        sender: str,
+        guid: str,
+        message_code: str,
+        node_guids: Sequence[str],
+        body: bytes,
+        received_at: dt.datetime,
+        provides: Sequence[str] = (),
+        needs: Sequence[str] = (),
+    ) -> tuple[int, bool]:
+        with self._requests_lock:
+            return intake.accept(
+                self.requests,
+                sender,
+                guid,
+                message_code,
+                node_guids,
+                body,
+                received_at,
+                provides,
+                needs,
+            )
+
+    def depth(self) -> int:
+        with self._requests_lock:
+            return intake.depth(self.requests)
+
+    def receipts_after(self, recipient: str, after: int, limit: int) -> list[intake.StoredReceipt]:
+        with self._requests_lock:
+            return intake.receipts_after(self.requests, recipient, after, limit)
+
+    def enterprise_by_key_sha256(self, digest: str) -> Enterprise | None:
+        with self._requests_lock:
+            rows = self.requests.execute(
+                f"{ENTERPRISE_QUERY} WHERE api_key_sha256 = ? AND NOT disabled", [digest]
+            ).fetchall()
+        return enterprise_from_row(rows[0]) if rows else None
+
+    def meta(self, key: str) -> str | None:
+        with self._requests_lock:
+            rows = self.requests.execute(
+                "SELECT value FROM store_meta WHERE key = ?", [key]
+            ).fetchall()
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._requests_lock:
+            self.requests.execute("INSERT OR REPLACE INTO store_meta VALUES (?, ?)", [key, value])
+
+    def declaration(
+        self, agent_code: str, cop_no: str
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        with self._requests_lock:
+            decisions = self.requests.execute(
+                DECISION_QUERY.format(p="?"), [agent_code, cop_no]
+            ).fetchall()
+            lines = self.requests.execute(
+                TAX_LINES_QUERY.format(p="?"), [agent_code, cop_no]
+            ).fetchall()
+        return decisions, lines
+
+    def held(
+        self, store: Store, now: dt.datetime, window: dt.timedelta, looked_up: set[int]
+    ) -> set[int]:
+        return companions.held(
+            store,
+            lambda cutoff: companions.missing(self.con, cutoff),
+            lambda keys: companions.remember(self.con, None, keys),
+            now,
+            window,
+            looked_up,
+        )
+
+    @contextmanager
+    def claim(self, limit: int, held: Collection[int]) -> Iterator[Claim]:
+        held = set(held)
+        while True:
+            entries = intake.pending(self.con, limit, held)
+            # Lists whose companion comes after this batch wait for the batch that clears it.
+            later = (
+                companions.provided_later(self.con, [e.id for e in entries], entries[-1].id)
+                if entries
+                else set()
+            )
+            if not later:
+                break
+            held |= later
+        yield _EmbeddedClaim(self.con, entries)
+
+    def record(
+        self,
+        entry_ids: Sequence[int],
+        receipts: Sequence[intake.ReceiptRow],
+        when: dt.datetime,
+        failure: str | None = None,
+    ) -> int:
+        return intake.record(self.con, entry_ids, receipts, when, failure)
+
+    def close(self) -> None:
+        self.requests.close()
