@@ -233,7 +233,10 @@ def stock(
 def export_returns(
     path: Annotated[
         Path,
-        typer.Argument(help="CSV or Parquet: agent_code, cop_no, gnum, returned_at, unchanged."),
+        typer.Argument(
+            help="CSV or Parquet: agent_code, cop_no, gnum, returned_at, unchanged; for a 1210 "
+            "export also trade_mode, exported_at, gcode, export_no."
+        ),
     ],
     db: DbOption = DEFAULT_DB,
     out: Annotated[Path, typer.Option("--out", help="Folder for export_returns.parquet.")] = Path(
@@ -242,13 +245,15 @@ def export_returns(
 ) -> None:
     """Returned export lines judged for the import relief of MOF/GACC/STA 2026 No. 16: exported
     2026-01-01..2027-12-31, back unchanged within 6 months, no duty, VAT or consumption tax
-    (food still pays the duty)."""
+    (food still pays the duty). A 1210 export, cleared outside cbec, is judged from the data of
+    its export carried on the returned line."""
     import pyarrow.parquet as pq
 
     from cbec.exports import overseas, returns
 
     try:
-        returned = returns.parse_returns(overseas.read_moves(path, returns.RETURN_COLUMNS))
+        moves = overseas.read_moves(path, returns.RETURN_COLUMNS, returns.DECLARED_COLUMNS)
+        returned = returns.parse_returns(moves)
     except overseas.MovesError as exc:
         raise fail(f"{path}: {exc}", BAD_INPUT) from None
     with _store(db) as store:
@@ -269,6 +274,7 @@ def export_returns(
         "duty_exempt",
         "vat_exempt",
         "consumption_tax_exempt",
+        "export_source",
     )
     for column in shown:
         table.add_column(column)
