@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -195,6 +196,16 @@ def sales(
     console.print(f"{count} sale(s) recorded")
 
 
+def _shown(value: object) -> str:
+    """A cell; a quantity as declared, without the store's trailing zeros (960, not
+    960.00000: pieces are whole, a weight keeps the decimals it was declared with)."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return str(value)
+
+
 @exports_app.command("stock")
 def stock(
     db: DbOption = DEFAULT_DB,
@@ -218,14 +229,14 @@ def stock(
     for column in on_hand.column_names:
         table.add_column(column)
     for row in on_hand.to_pylist():
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        table.add_row(*(_shown(v) for v in row.values()))
     console.print(table)
     dispatch = Table(title=f"Arrival to dispatch (promise: {promise_days} days)")
     for column in times.column_names:
         dispatch.add_column(column)
     for row in times.to_pylist():
         if warehouse is None or row["warehouse_code"] == warehouse:
-            dispatch.add_row(*("" if v is None else str(v) for v in row.values()))
+            dispatch.add_row(*(_shown(v) for v in row.values()))
     console.print(dispatch)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
@@ -61,8 +62,22 @@ def cleared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
     sim, db, out = base / "sim", base / "s.duckdb", base / "out"
     _cli("simulate", "--out", str(sim), "--parcels", "1", "--exports", "120", "--date", str(DAY))
     _cli("exports", "registry", str(sim / "exports" / "registry"), "--db", str(db))
-    _cli("clear", str(sim / "exports"), "--db", str(db), "--out", str(out))
+    shown = _cli("clear", str(sim / "exports"), "--db", str(db), "--out", str(out))
+    (out / "clear.txt").write_text(shown, encoding="utf-8")
     yield sim / "exports", db, out
+
+
+def test_clear_prints_the_export_lists_by_mode(cleared: tuple[Path, Path, Path]) -> None:
+    _, _, out = cleared
+    decisions = pq.read_table(out / "export_decisions.parquet").to_pylist()
+    shown = (out / "clear.txt").read_text(encoding="utf-8").split("Export lists", 1)[1]
+    rows = {r.split()[0]: r.split()[1:] for r in re.findall(r"│ (9[0-9]{3} .+?)\n", shown)}
+    rows = {m: [c for c in cells if c != "│"] for m, cells in rows.items()}
+    for mode in ("9610", "9710", "9810"):
+        mine = [d for d in decisions if d["trade_mode"] == mode]
+        released = sum(d["status"] == 800 for d in mine)
+        rejected = sum(d["status"] == 100 for d in mine)
+        assert rows[mode] == [str(released), str(rejected), str(len(mine))], mode
 
 
 def test_simulated_moves_load_and_stock_is_arrivals_less_sales(
@@ -98,6 +113,7 @@ def test_simulated_moves_load_and_stock_is_arrivals_less_sales(
     )
     shown = _cli("exports", "stock", "--db", str(db), "--as-of", LATER)
     assert all(w in shown for w, _ in entered)
+    assert ".00000" not in shown  # pieces are shown whole, not with the store's 5 decimals
 
     store = Store(db)
     try:
