@@ -399,6 +399,8 @@ def _print_summary(result: object, seconds: float, out: Path) -> None:
     ):
         tax_table.add_row(label, f"{value:,.2f}")
     console.print(tax_table)
+    if result.export_by_mode:
+        _print_exports(result.export_by_mode)
     if result.messages:
         console.print(
             f"{result.messages:,} CEB message(s) read, {result.unreadable_messages:,} unreadable "
@@ -409,6 +411,19 @@ def _print_summary(result: object, seconds: float, out: Path) -> None:
         f"{result.declarations:,} declarations answered ({result.new_declarations:,} new) in "
         f"{seconds:.1f} s: {rate:,.0f} parcels per second. Results in {out}/."
     )
+
+
+def _print_exports(by_mode: dict[tuple[str, int], int]) -> None:
+    """Export lists answered, released (800) and rejected (100) per trade mode."""
+    table = Table(title="Export lists", title_justify="left")
+    table.add_column("trade mode")
+    for column in ("released", "rejected", "lists"):
+        table.add_column(column, justify="right")
+    for mode in sorted({m for m, _ in by_mode}):
+        released, rejected = by_mode.get((mode, 800), 0), by_mode.get((mode, 100), 0)
+        total = sum(n for (m, _), n in by_mode.items() if m == mode)
+        table.add_row(mode, f"{released:,}", f"{rejected:,}", f"{total:,}")
+    console.print(table)
 
 
 @policy_app.command("show")

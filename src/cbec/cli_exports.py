@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -195,6 +196,16 @@ def sales(
     console.print(f"{count} sale(s) recorded")
 
 
+def _shown(value: object) -> str:
+    """A cell; a quantity as declared, without the store's trailing zeros (960, not
+    960.00000: pieces are whole, a weight keeps the decimals it was declared with)."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return str(value)
+
+
 @exports_app.command("stock")
 def stock(
     db: DbOption = DEFAULT_DB,
@@ -218,14 +229,14 @@ def stock(
     for column in on_hand.column_names:
         table.add_column(column)
     for row in on_hand.to_pylist():
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        table.add_row(*(_shown(v) for v in row.values()))
     console.print(table)
     dispatch = Table(title=f"Arrival to dispatch (promise: {promise_days} days)")
     for column in times.column_names:
         dispatch.add_column(column)
     for row in times.to_pylist():
         if warehouse is None or row["warehouse_code"] == warehouse:
-            dispatch.add_row(*("" if v is None else str(v) for v in row.values()))
+            dispatch.add_row(*(_shown(v) for v in row.values()))
     console.print(dispatch)
 
 
@@ -233,7 +244,10 @@ def stock(
 def export_returns(
     path: Annotated[
         Path,
-        typer.Argument(help="CSV or Parquet: agent_code, cop_no, gnum, returned_at, unchanged."),
+        typer.Argument(
+            help="CSV or Parquet: agent_code, cop_no, gnum, returned_at, unchanged; for a 1210 "
+            "export also trade_mode, exported_at, gcode, export_no."
+        ),
     ],
     db: DbOption = DEFAULT_DB,
     out: Annotated[Path, typer.Option("--out", help="Folder for export_returns.parquet.")] = Path(
@@ -242,13 +256,15 @@ def export_returns(
 ) -> None:
     """Returned export lines judged for the import relief of MOF/GACC/STA 2026 No. 16: exported
     2026-01-01..2027-12-31, back unchanged within 6 months, no duty, VAT or consumption tax
-    (food still pays the duty)."""
+    (food still pays the duty). A 1210 export, cleared outside cbec, is judged from the data of
+    its export carried on the returned line."""
     import pyarrow.parquet as pq
 
     from cbec.exports import overseas, returns
 
     try:
-        returned = returns.parse_returns(overseas.read_moves(path, returns.RETURN_COLUMNS))
+        moves = overseas.read_moves(path, returns.RETURN_COLUMNS, returns.DECLARED_COLUMNS)
+        returned = returns.parse_returns(moves)
     except overseas.MovesError as exc:
         raise fail(f"{path}: {exc}", BAD_INPUT) from None
     with _store(db) as store:
@@ -269,6 +285,7 @@ def export_returns(
         "duty_exempt",
         "vat_exempt",
         "consumption_tax_exempt",
+        "export_source",
     )
     for column in shown:
         table.add_column(column)

@@ -65,6 +65,8 @@ class ClearResult:
     message_seconds: float = 0.0
     receipt_seconds: float = 0.0
     export_declarations: int = 0  # 9610 export declaration lists answered (new and earlier)
+    # the same lists by (trade_mode, status): what `cbec clear` prints for exports
+    export_by_mode: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -367,6 +369,12 @@ def clear(
     heads = messages.export_tables.get("export_inventories")
     exported = export_compose.write_export_decisions(store, heads, out)
     result.export_declarations = exported.num_rows if exported is not None else 0
+    if exported is not None:
+        counted = exported.group_by(["trade_mode", "status"]).aggregate([("cop_no", "count")])
+        result.export_by_mode = {
+            (str(row["trade_mode"]), int(row["status"])): int(row["cop_no_count"])
+            for row in counted.to_pylist()
+        }
     if messages.files:
         result.messages = len(messages.files)
         result.unreadable_messages = sum(1 for f in messages.files if f.message is None)

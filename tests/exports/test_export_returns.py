@@ -28,7 +28,8 @@ def _cases() -> list[Any]:
 
 @pytest.mark.parametrize("case", _cases())
 def test_return_case(case: dict[str, Any]) -> None:
-    export = case["export"]
+    # `export`: cbec's record of the list; `declared`: the export's data on the returned line
+    export, declared = case.get("export"), case.get("declared", {})
     returned = pa.Table.from_pylist(
         [
             {
@@ -37,24 +38,30 @@ def test_return_case(case: dict[str, Any]) -> None:
                 "gnum": 1,
                 "returned_at": case["returned"],
                 "unchanged": case.get("unchanged", True),
+                "trade_mode": declared.get("mode"),
+                "exported_at": declared.get("exported"),
+                "gcode": declared.get("gcode"),
+                "export_no": declared.get("export_no"),
             }
         ],
         schema=returns.RETURN,
     )
+    records = [export] if export else []
     exported = pa.Table.from_pylist(
         [
             {
                 "agent_code": "A1",
                 "cop_no": "EC1",
                 "status": 800,
-                "trade_mode": export["mode"],
-                "decided_at": export["exported"],
+                "trade_mode": e["mode"],
+                "decided_at": e["exported"],
             }
+            for e in records
         ],
         schema=returns.EXPORTED,
     )
     lines = pa.Table.from_pylist(
-        [{"agent_code": "A1", "cop_no": "EC1", "gnum": 1, "gcode": export["gcode"]}],
+        [{"agent_code": "A1", "cop_no": "EC1", "gnum": 1, "gcode": e["gcode"]} for e in records],
         schema=returns.EXPORTED_LINE,
     )
     judged = returns.relief(returned, exported, lines).to_pylist()
@@ -70,10 +77,13 @@ def test_returns_command(tmp_path: Path, policy: Policy) -> None:
     clear_into(tmp_path / "in", db, tmp_path / "out", policy)
     path = tmp_path / "returns.csv"
     path.write_text(
-        "agent_code,cop_no,gnum,returned_at,unchanged\n"
-        f"{AGENT},EC000001,1,2026-08-01 09:00:00,true\n"
-        f"{AGENT},EC000001,2,2026-09-11 09:00:00,true\n"
-        f"{AGENT},EC000009,1,2026-08-01 09:00:00,true\n"
+        "agent_code,cop_no,gnum,returned_at,unchanged,trade_mode,exported_at,gcode,export_no\n"
+        f"{AGENT},EC000001,1,2026-08-01 09:00:00,true,,,,\n"
+        f"{AGENT},EC000001,2,2026-09-11 09:00:00,true,,,,\n"
+        f"{AGENT},EC000009,1,2026-08-01 09:00:00,true,,,,\n"
+        # a bonded export out of a zone, cleared outside cbec: judged on its own data
+        f"{AGENT},ZB000001,1,2026-08-01 09:00:00,true,1210,2026-04-15 10:00:00,"
+        "6404199000,531620260000123456\n"
     )
     runner = CliRunner()
     result = runner.invoke(
@@ -83,12 +93,23 @@ def test_returns_command(tmp_path: Path, policy: Policy) -> None:
     )
     assert result.exit_code == 0, result.output
     rows = pq.read_table(tmp_path / "r" / "export_returns.parquet").to_pylist()
-    assert [(r["gnum"], r["relieved"], r["reason"]) for r in rows] == [
-        (1, True, None),
-        (2, False, "too_late"),
-        (1, False, "unknown_export"),
+    assert [
+        (r["cop_no"], r["gnum"], r["relieved"], r["reason"], r["export_source"]) for r in rows
+    ] == [
+        ("EC000001", 1, True, None, "cbec"),
+        ("EC000001", 2, False, "too_late", "cbec"),
+        ("EC000009", 1, False, "unknown_export", None),
+        ("ZB000001", 1, True, None, "declared"),
     ]
+    assert rows[3]["export_no"] == "531620260000123456"
     bad = tmp_path / "bad.csv"
     bad.write_text("agent_code,cop_no,gnum,returned_at,unchanged\nA,EC1,x,2026-08-01,true\n")
     refused = runner.invoke(app, ["exports", "returns", str(bad), "--db", str(db)])
     assert refused.exit_code == 2 and "row 2" in refused.output
+    partial = tmp_path / "partial.csv"
+    partial.write_text(
+        "agent_code,cop_no,gnum,returned_at,unchanged,trade_mode,exported_at\n"
+        "A,ZB1,1,2026-08-01,true,1210,2026-04-15\n"
+    )
+    refused = runner.invoke(app, ["exports", "returns", str(partial), "--db", str(db)])
+    assert refused.exit_code == 2 and "row 2: a 1210 export needs gcode" in refused.output

@@ -76,22 +76,25 @@ def add_warehouse(
     )
 
 
-def read_moves(path: Path, columns: tuple[str, ...]) -> pa.Table:
-    """A CSV or Parquet file of moves with at least `columns` (all read as text)."""
+def read_moves(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> pa.Table:
+    """A CSV or Parquet file of moves with at least `columns`, and those of `optional` it has
+    (all read as text)."""
     if not path.is_file():
         raise MovesError(f"{path}: no such file")
     try:
         if path.suffix == ".parquet":
             table = pq.read_table(path)
         else:
-            options = pacsv.ConvertOptions(column_types={c: pa.string() for c in columns})
+            types = {c: pa.string() for c in (*columns, *optional)}
+            options = pacsv.ConvertOptions(column_types=types)
             table = pacsv.read_csv(path, convert_options=options)
     except (pa.ArrowInvalid, OSError) as exc:
         raise MovesError(f"{path}: cannot read it as CSV or Parquet: {exc}") from None
     missing = [c for c in columns if c not in table.column_names]
     if missing:
         raise MovesError(f"{path}: missing column(s) {', '.join(missing)}")
-    return table.select(list(columns)).cast(pa.schema([(c, pa.string()) for c in columns]))
+    present = [*columns, *(c for c in optional if c in table.column_names)]
+    return table.select(present).cast(pa.schema([(c, pa.string()) for c in present]))
 
 
 def record_arrivals(store: Store, moves: pa.Table) -> int:
