@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from cbec.cli_output import console, fail
-from cbec.cli_store import embedded_only
+from cbec.cli_store import StoreOption, target
 
 if TYPE_CHECKING:
     from cbec.store.embedded import Store
@@ -34,18 +34,24 @@ DEFAULT_DB = Path("cbec.duckdb")
 
 
 @contextmanager
-def _store(db: Path, create: bool = False) -> Iterator[Store]:
-    from cbec.store.embedded import Store, StoreError
+def _store(db: Path, store_url: str | None, create: bool = False) -> Iterator[Store]:
+    """The store, held for this command alone (`Store.exclusive`): the overseas stock a sale is
+    judged on is the stock as every process left it."""
+    from cbec.store import open_store
+    from cbec.store.embedded import StoreError
 
-    embedded_only("exports")
-    if not create and not db.exists():
-        raise fail(f"--db {db}: no store there; `cbec clear` creates one", BAD_INPUT)
+    chosen = target(db, store_url)
+    if not create and isinstance(chosen, Path) and not chosen.exists():
+        raise fail(f"--db {chosen}: no store there; `cbec clear` creates one", BAD_INPUT)
     try:
-        store = Store(db)
+        store = open_store(chosen)
     except StoreError as exc:
         raise fail(str(exc), STORE_FAILED) from None
     try:
-        yield store
+        with store.exclusive():
+            yield store
+    except StoreError as exc:
+        raise fail(str(exc), STORE_FAILED) from None
     finally:
         store.close()
 
@@ -65,6 +71,7 @@ def _time(text: str | None, option: str) -> dt.datetime | None:
 def summarize(
     period: Annotated[str, typer.Option("--period", help="A month (2024-06), or 2024, 2024-Q2.")],
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for the summaries and CEB792.")] = Path(
         "out"
     ),
@@ -95,7 +102,7 @@ def summarize(
     if not 4 <= hs_digits <= 10:
         raise fail(f"--hs-digits {hs_digits}: write a number from 4 to 10", BAD_INPUT)
     when = _time(as_of, "--as-of")
-    with _store(db) as store:
+    with _store(db, store_url) as store:
         done = run(store, chosen.label, chosen.start, chosen.end, out, when, ebc, hs_digits)
     table = Table(title=f"Export summaries {chosen.label} ({done.new} new)")
     for column in ("sumNo", "customs", "agent", "ebc", "lists", "items"):
@@ -121,13 +128,14 @@ def register(
     ebc: Annotated[str, typer.Argument(help="The e-commerce enterprise (ebcCode).")],
     mode: Annotated[str, typer.Option("--mode", help="9710 or 9810.")],
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
     since: Annotated[str | None, typer.Option("--since", help="Registration time.")] = None,
 ) -> None:
     """Register an exporting enterprise for 9710 (B2B direct) or 9810 (overseas warehouse)."""
     from cbec.exports.overseas import register_enterprise
 
     when = _time(since, "--since")
-    with _store(db, create=True) as store:
+    with _store(db, store_url, create=True) as store:
         try:
             register_enterprise(store, ebc, mode, when)
         except ValueError as exc:
@@ -142,13 +150,14 @@ def warehouse_add(
     country: Annotated[str, typer.Option("--country", help="GACC 3-digit country code.")],
     ebc: Annotated[str, typer.Option("--ebc", help="The enterprise that filed it (ebcCode).")],
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
     since: Annotated[str | None, typer.Option("--since", help="Filing time.")] = None,
 ) -> None:
     """File an overseas warehouse of a 9810 exporter (GACC 2020 No. 75)."""
     from cbec.exports.overseas import add_warehouse
 
     when = _time(since, "--since")
-    with _store(db, create=True) as store:
+    with _store(db, store_url, create=True) as store:
         try:
             add_warehouse(store, code, name, country, ebc, when)
         except ValueError as exc:
@@ -156,12 +165,12 @@ def warehouse_add(
     console.print(f"overseas warehouse {code} ({country}) filed for {ebc}")
 
 
-def _moves(kind: str, path: Path, db: Path) -> int:
+def _moves(kind: str, path: Path, db: Path, store_url: str | None) -> int:
     from cbec.exports import overseas
 
     columns = overseas.ARRIVAL_COLUMNS if kind == "arrivals" else overseas.SALE_COLUMNS
     record = overseas.record_arrivals if kind == "arrivals" else overseas.record_sales
-    with _store(db) as store:
+    with _store(db, store_url) as store:
         try:
             return record(store, overseas.read_moves(path, columns))
         except overseas.MovesError as exc:
@@ -174,9 +183,10 @@ def arrivals(
         Path, typer.Argument(help="CSV or Parquet: warehouse_code, agent_code, cop_no, arrived_at.")
     ],
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
 ) -> None:
     """Released 9810 lists arrived at their overseas warehouse: their lines enter its stock."""
-    count = _moves("arrivals", path, db)
+    count = _moves("arrivals", path, db, store_url)
     console.print(f"{count} list line(s) entered overseas stock")
 
 
@@ -190,9 +200,10 @@ def sales(
         ),
     ],
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
 ) -> None:
     """Sales dispatched out of overseas warehouses, recorded against their stock."""
-    count = _moves("sales", path, db)
+    count = _moves("sales", path, db, store_url)
     console.print(f"{count} sale(s) recorded")
 
 
@@ -209,6 +220,7 @@ def _shown(value: object) -> str:
 @exports_app.command("stock")
 def stock(
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
     warehouse: Annotated[str | None, typer.Option("--warehouse", help="Only this one.")] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Stock at this time (default now).")
@@ -222,7 +234,7 @@ def stock(
     from cbec.exports import overseas
 
     when = _time(as_of, "--as-of") or dt.datetime.now().replace(microsecond=0)
-    with _store(db) as store:
+    with _store(db, store_url) as store:
         on_hand = overseas.stock(store, when, warehouse)
         times = overseas.dispatch_times(store, promise_days)
     table = Table(title=f"Overseas stock at {when:%Y-%m-%d %H:%M}")
@@ -250,6 +262,7 @@ def export_returns(
         ),
     ],
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for export_returns.parquet.")] = Path(
         "out"
     ),
@@ -267,7 +280,7 @@ def export_returns(
         returned = returns.parse_returns(moves)
     except overseas.MovesError as exc:
         raise fail(f"{path}: {exc}", BAD_INPUT) from None
-    with _store(db) as store:
+    with _store(db, store_url) as store:
         judged = returns.judge_stored(store, returned)
     out.mkdir(parents=True, exist_ok=True)
     partial = out / "export_returns.parquet.partial"
@@ -304,11 +317,12 @@ def registry(
         ),
     ],
     db: DbOption = DEFAULT_DB,
+    store_url: StoreOption = None,
 ) -> None:
     """Register 9710/9810 enterprises and file overseas warehouses from two CSV files."""
     from cbec.exports import overseas
 
-    with _store(db, create=True) as store:
+    with _store(db, store_url, create=True) as store:
         try:
             enterprises, warehouses = overseas.load_registry(store, folder)
         except (overseas.MovesError, ValueError) as exc:

@@ -32,21 +32,6 @@ def target(db: Path, store: str | None) -> str | Path:
     return store if is_url(store) else Path(store)
 
 
-def embedded_only(command: str) -> None:
-    """Refuses, with what to do, a command that writes only the DuckDB store when `CBEC_STORE`
-    names a PostgreSQL one: it would otherwise write `--db` while the operator meant the server."""
-    import os
-
-    from cbec.store.postgres import is_url
-
-    if is_url(os.environ.get("CBEC_STORE", "")):
-        raise fail(
-            f"`cbec {command}` does not run on a PostgreSQL store yet (CBEC_STORE names one); "
-            "unset CBEC_STORE to use the DuckDB file of --db (docs/operations.md)",
-            2,
-        )
-
-
 @store_app.command("migrate")
 def migrate(
     db: Annotated[Path, typer.Option("--db", help="The store (a DuckDB file).")] = Path(

@@ -184,20 +184,6 @@ def test_an_unreachable_postgresql_store_is_one_clear_line(tmp_path: Path) -> No
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("command", [["exports", "stock"]])
-def test_commands_not_yet_on_postgresql_refuse_when_cbec_store_names_one(
-    tmp_path: Path, command: list[str]
-) -> None:
-    # They write only the DuckDB file: with CBEC_STORE naming a server they would write --db
-    # while the operator meant the server. Nothing is opened, nothing is written.
-    db = tmp_path / "cbec.duckdb"
-    env = {"CBEC_STORE": "postgresql://cbec@127.0.0.1:1/cbec"}
-    result = runner.invoke(app, [*command, "--db", str(db)], env=env)
-    assert result.exit_code == 2, result.output
-    assert "does not run on a PostgreSQL store yet" in result.output
-    assert not db.exists()
-
-
 def test_a_service_store_made_before_version_6_keeps_its_intake_and_receipts(
     tmp_path: Path,
 ) -> None:

@@ -139,7 +139,7 @@ EXPORT_DECISION = pa.schema(
         ("reasons", pa.list_(pa.string())),
         ("decided_at", pa.timestamp("us")),
         ("customs_code", pa.string()),
-        # Added for the consolidation and the statistics (cbec.exports.tables).
+        # Added for the consolidation and the statistics (cbec.exports.summary, cbec.stats).
         ("trade_mode", pa.string()),
         ("decl_time", pa.timestamp("us")),  # the list's appTime (CEB603 has no declTime)
         ("total_value", pa.decimal128(18, 2)),  # the lines' totalPrice, in `currency`

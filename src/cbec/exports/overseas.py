@@ -31,7 +31,6 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from cbec.enterprises import check_code
-from cbec.exports.tables import commit_rows
 from cbec.store.embedded import Store
 
 MODES = ("9710", "9810")
@@ -51,9 +50,10 @@ def register_enterprise(
     if mode not in MODES:
         raise ValueError(f"--mode {mode!r}: write 9710 or 9810")
     check_code(ebc_code)
-    store.con.con.execute(
-        "INSERT OR REPLACE INTO export_registrations VALUES (?, ?, ?)",
-        [ebc_code, mode, when or dt.datetime(1970, 1, 1)],
+    store.insert_rows(
+        "export_registrations",
+        [(ebc_code, mode, when or dt.datetime(1970, 1, 1))],
+        replace=("ebc_code", "trade_mode"),
     )
 
 
@@ -70,9 +70,10 @@ def add_warehouse(
     check_code(ebc_code)
     if not (len(country) == 3 and country.isdigit()):
         raise ValueError(f"--country {country!r}: write GACC's 3-digit country code (502 USA)")
-    store.con.con.execute(
-        "INSERT OR REPLACE INTO overseas_warehouses VALUES (?, ?, ?, ?, ?)",
-        [code, name, country, ebc_code, when or dt.datetime(1970, 1, 1)],
+    store.insert_rows(
+        "overseas_warehouses",
+        [(code, name, country, ebc_code, when or dt.datetime(1970, 1, 1))],
+        replace=("warehouse_code",),
     )
 
 
@@ -162,7 +163,7 @@ def record_arrivals(store: Store, moves: pa.Table) -> int:
         ).to_arrow_table()
     finally:
         con.unregister("cbec_arrivals")
-    commit_rows(con, {"overseas_stock": stock}, uuid.uuid4().hex)
+    store.commit_rows({"overseas_stock": stock}, uuid.uuid4().hex)
     return stock.num_rows
 
 
@@ -217,7 +218,7 @@ def record_sales(store: Store, moves: pa.Table) -> int:
     finally:
         con.unregister("cbec_sales")
     if stock.num_rows:
-        commit_rows(con, {"overseas_stock": stock}, uuid.uuid4().hex)
+        store.commit_rows({"overseas_stock": stock}, uuid.uuid4().hex)
     return stock.num_rows
 
 

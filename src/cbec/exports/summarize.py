@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 
 from cbec.exports import summary
 from cbec.exports.manifests import EVENT
-from cbec.exports.tables import commit_rows
 from cbec.store.embedded import Store
 
 
@@ -145,7 +144,7 @@ def summarize(
         made = summary.consolidate(
             found, lines_of(store, found), period, when, last_serials(store), hs_digits
         )
-        commit_rows(store.con.con, store_rows(made, when), uuid.uuid4().hex)
+        store.commit_rows(store_rows(made, when), uuid.uuid4().hex)
         new = made.summaries.num_rows
     written = stored_summaries(store, period, ebc_code)
     write_outputs(written, out)

@@ -67,7 +67,7 @@ class Batch:
     ledger_returns: str | None = None
     # Decisions on 9610 export declaration lists (cbec.exports.clearance), a table when any.
     export_decisions: str | None = None
-    # Other export rows: store table -> temp table (cbec.exports.tables), inserted by name.
+    # Other export rows: store table -> temp table, inserted by column name (batch_rows).
     export_rows: dict[str, str] = field(default_factory=dict)
     # Risk decisions of the admitted declarations (cbec.risk.scoring.RISK_DECISION), a table.
     risk: str | None = None
@@ -374,6 +374,36 @@ class Store:
         except BaseException:
             raw.execute("ROLLBACK")
             raise
+
+    def commit_rows(self, tables: dict[str, pa.Table], batch_id: str) -> None:
+        """Adds rows made outside a clearing batch (export summaries, overseas warehouse moves)
+        to the store tables they name, by column name, as a batch with no declarations: all or
+        nothing."""
+        raw = self.con.con
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            for target, table in tables.items():
+                name = f"cbec_rows_{target}"
+                raw.register(name, table)
+                try:
+                    raw.execute(
+                        f"INSERT INTO {target} BY NAME SELECT *, ? AS batch_id FROM {name}",
+                        [batch_id],
+                    )
+                finally:
+                    raw.unregister(name)
+            raw.execute("INSERT INTO batches VALUES (?, 0, current_timestamp)", [batch_id])
+            raw.execute("COMMIT")
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Holds the store for a command that judges on what the store holds and then writes
+        (an overseas warehouse's stock before its sales): one process at a time, on fresh
+        history. A DuckDB file has one writing process already."""
+        yield
 
     # Enterprises ---------------------------------------------------------------------------
 

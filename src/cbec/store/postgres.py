@@ -21,12 +21,13 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import ibis
+import pyarrow as pa
 
 from cbec.enterprises import check_code, check_roles
 from cbec.store import DEFAULT_MEMORY_LIMIT
@@ -72,6 +73,7 @@ _KEYED = {"document_files", "batches", "store_meta", "invt_serials", "enterprise
 ARRAY_COLUMNS = {"reasons", "roles", "fired_rules", "top_features"}
 BUCKETS = 256  # advisory lock buckets per kind: bounded locks, however large the batch
 MIGRATION_LOCK = 7_211_011  # advisory lock key held while migrating (any fixed number)
+EXCLUSIVE_LOCK = 7_211_013  # advisory lock key of `Store.exclusive` (export warehouse commands)
 DOCUMENTS_KEY = "documents_dir"
 
 
@@ -355,6 +357,43 @@ class PostgresStore(Store):
             for statement in apply_outcome_updates("cbec_outcomes"):
                 self.pg.execute(statement)
             self.pg.execute("INSERT INTO batches VALUES (%s, 0, LOCALTIMESTAMP)", [batch.batch_id])
+
+    def commit_rows(self, tables: dict[str, pa.Table], batch_id: str) -> None:
+        """Commits the rows to PostgreSQL as a batch in one transaction, then to the copy."""
+        import psycopg
+
+        raw = self.con.con
+        try:
+            with self.pg.transaction():
+                for target, table in tables.items():
+                    name = f"cbec_rows_{target}"
+                    raw.register(name, table)
+                    try:
+                        self._push(
+                            f"SELECT *, '{batch_id}' AS batch_id FROM {name}",
+                            target,
+                            [*table.column_names, "batch_id"],
+                        )
+                    finally:
+                        raw.unregister(name)
+                self.pg.execute("INSERT INTO batches VALUES (%s, 0, LOCALTIMESTAMP)", [batch_id])
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"the store {redacted(self.url)} refused the rows: {str(exc).strip()}; "
+                "nothing was written"
+            ) from exc
+        super().commit_rows(tables, batch_id)
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """A session advisory lock held while the command runs, then the batches other
+        processes committed before it: a second process waits, and then judges on this one's."""
+        self.pg.execute("SELECT pg_advisory_lock(%s)", [EXCLUSIVE_LOCK])
+        try:
+            self.refresh()
+            yield
+        finally:
+            self.pg.execute("SELECT pg_advisory_unlock(%s)", [EXCLUSIVE_LOCK])
 
     def _push(self, rows: str, table: str, columns: Sequence[str]) -> None:
         """The rows of a compute query into a PostgreSQL table, through COPY as CSV."""
