@@ -33,13 +33,19 @@ GROWTH_COLUMNS = ("value_year_before", "growth_pct")
 BENCHMARK_COLUMNS = ("benchmark_growth_pct", "points_vs_benchmark")
 
 
+# Other names a dimension goes by in --by: the issue and the publications say "half-year".
+ALIASES = {"half-year": "half", "halfyear": "half"}
+
+
 class StatisticsError(ValueError):
     """A request the statistics cannot answer; the message says what to write instead."""
 
 
 def dimensions(text: str) -> list[str]:
-    """`month,mode` -> ["month", "mode"], each checked against `facts.DIMENSIONS`."""
+    """`month,mode` -> ["month", "mode"], each checked against `facts.DIMENSIONS` (an alias
+    such as `half-year` is its dimension's name, `half`)."""
     names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    names = [ALIASES.get(name, name) for name in names]
     if not names:
         raise StatisticsError(f"--by is empty; write one or more of {', '.join(facts.DIMENSIONS)}")
     for name in names:
