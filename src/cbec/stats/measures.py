@@ -364,9 +364,10 @@ def per_minute(
 
 @dataclass(frozen=True)
 class Headline:
-    """Value of a direction in a period and a year before, and the growth on it."""
+    """Value of a direction (None: imports and exports together) in a period and a year
+    before, and the growth on it."""
 
-    direction: str
+    direction: str | None
     period: Period
     value: Decimal
     declarations: int
@@ -384,13 +385,14 @@ class Headline:
 def headline(
     source: Facts,
     period: Period,
-    direction: str = "import",
+    direction: str | None = "import",
     benchmark: Benchmark | None = None,
 ) -> Headline:
-    """The value of `direction` in `period`, and its growth on the same period a year before
-    (n/a when that period has no declarations)."""
+    """The value of `direction` (None: imports and exports together) in `period`, and its
+    growth on the same period a year before (n/a when that period has no declarations)."""
     rows = source.declarations()
-    rows = rows.filter(rows.direction == direction)
+    if direction is not None:
+        rows = rows.filter(rows.direction == direction)
 
     def total(p: Period) -> tuple[Decimal, int]:
         within_p = rows.filter(within(rows.decl_time, p.start, p.end))
