@@ -50,6 +50,7 @@ def parcel(
     trade_mode: str = "9610",
     when: dt.datetime = SENT,
     port: str = CUSTOMS,
+    customs: str = CUSTOMS,
 ) -> dict[str, Any]:
     """The four messages' tables of one parcel, consistent unless `lines` says otherwise."""
     order_no, pay_no, logistics_no, cop_no = (
@@ -141,7 +142,7 @@ def parcel(
             [
                 {
                     **head(n, "D0000000-0000-4000-8000-00000000", when),
-                    "customs_code": CUSTOMS,
+                    "customs_code": customs,
                     "ebp_code": EBP,
                     "ebp_name": "platform",
                     "order_no": order_no,

@@ -304,6 +304,15 @@ def simulate_history(
         float,
         typer.Option("--yearly-growth", min=-0.9, max=10.0, help="Growth a year, e.g. 0.1."),
     ] = 0.0,
+    export_share: Annotated[
+        float,
+        typer.Option(
+            "--export-share",
+            min=0.0,
+            max=1.0,
+            help="9610 export lists a day, as a share of the day's parcels (0: none).",
+        ),
+    ] = 0.05,
 ) -> None:
     """Write a history of days (scaled down) with seasons and the 618 and Double 11 peaks, one
     folder per day; clear them with `cbec clear OUT/*`."""
@@ -343,12 +352,13 @@ def simulate_history(
                 defect_rate=defect_rate,
                 yearly_growth=yearly_growth,
                 progress=advance,
+                export_share=export_share,
             )
         except ValueError as exc:  # a day before cbec's policy starts
             raise fail(str(exc)) from None
     busiest, most = summary.busiest
     console.print(
         f"Wrote {summary.parcels:,} parcels over {summary.days:,} days to {out}/YYYY-MM-DD "
-        f"(busiest: {busiest}, {most:,} parcels).",
+        f"(busiest: {busiest}, {most:,} parcels), and {summary.exports:,} export lists.",
         highlight=False,
     )

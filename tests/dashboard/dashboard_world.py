@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import socket
@@ -28,11 +29,15 @@ from cbec.service import auth
 from cbec.service.app import create_app, create_service
 from cbec.service.settings import Settings
 from cbec.store.embedded import Store
+from export_builders import parcel
+from export_builders import write as write_exports
 
 ADMIN_TOKEN = "dashboard-operator-secret"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CLOTHING = "6111200050"
 COSMETICS = "3304990099"
+HANGZHOU = "3301960002"  # an area of the Hangzhou pilot zone (registry code 3301)
+SHANGHAI = "3101960001"  # an area of the Shanghai pilot zone (registry code 31)
 
 
 def chromium_executable() -> str | None:
@@ -45,30 +50,43 @@ def chromium_executable() -> str | None:
 
 
 def _day() -> dict[str, list[dict[str, Any]]]:
-    """Ten parcels on 18 June 2024 (and one a year before, for the growth): released ones from
-    Japan, Korea and the United States, through three customs offices, and rejected ones."""
+    """Ten imported parcels on 18 June 2024 (and one a year before, for the growth): released
+    ones from Japan, Korea and the United States, through three customs offices, and rejected
+    ones. D3 and D10 declare an area of the Hangzhou pilot zone (3301), D5 one of Shanghai's
+    (31)."""
     clothes = [{"gcode": CLOTHING, "qty": 1, "price": "100"}]
     mixed = [
         {"gcode": COSMETICS, "qty": 1, "price": "300.00"},
         {"gcode": CLOTHING, "qty": 1, "price": "100.00"},
     ]
 
-    def at(country: str, customs: str = "2991") -> dict[str, dict[str, Any]]:
-        return {"inventories": {"country": country, "customs_code": customs}}
+    def at(country: str, customs: str = "2991", area: str | None = None) -> dict[str, Any]:
+        return {"inventories": {"country": country, "customs_code": customs, "area_code": area}}
 
     return merge(
         declaration("Y1", clothes, when="2023-06-18T10:00:00", alter=at("116")),
         declaration("D1", clothes, when="2024-06-18T09:00:00", alter=at("116")),
         declaration("D2", clothes, when="2024-06-18T09:00:10", alter=at("116")),
-        declaration("D3", mixed, when="2024-06-18T09:00:20", alter=at("133", "2244")),
+        declaration("D3", mixed, when="2024-06-18T09:00:20", alter=at("133", "2244", HANGZHOU)),
         declaration("D4", clothes, when="2024-06-18T09:00:30", alter=at("502", "2244")),
-        declaration("D5", mixed, when="2024-06-18T10:15:00", alter=at("502", "4211")),
+        declaration("D5", mixed, when="2024-06-18T10:15:00", alter=at("502", "4211", SHANGHAI)),
         declaration("D6", clothes, when="2024-06-18T11:00:00", alter=at("116")),
         declaration("D7", clothes, when="2024-06-18T11:30:00", alter=at("116"), omit=("payments",)),
         declaration("D8", clothes, when="2024-06-18T12:00:00", alter=at("133"), omit=("waybills",)),
         declaration("D9", clothes, when="2024-06-18T12:30:00", alter=at("502"), omit=("payments",)),
-        declaration("D10", mixed, when="2024-06-18T13:00:00", alter=at("116", "4211")),
+        declaration("D10", mixed, when="2024-06-18T13:00:00", alter=at("116", "4211", HANGZHOU)),
     )
+
+
+def _exports() -> list[dict[str, Any]]:
+    """Three export lists on the same day, each 120.00 CNY (export_builders.LINES), all
+    released: two to the United States (502) through Guangzhou Nansha (5141, Guangdong 44), one
+    to the United Kingdom (303) through Chengdu (5101, Sichuan 51)."""
+    return [
+        parcel(1, country="502", when=dt.datetime(2024, 6, 18, 14, 0)),
+        parcel(2, country="502", when=dt.datetime(2024, 6, 18, 14, 10)),
+        parcel(3, country="303", when=dt.datetime(2024, 6, 18, 14, 20), customs="5101"),
+    ]
 
 
 @dataclass
@@ -102,7 +120,9 @@ def serve(root: Path) -> Iterator[Served]:
     """The service over a store holding the cleared day, on a free port."""
     store = Store(root / "cbec.duckdb")
     try:
-        clear([write_jsonl(root / "day", _day())], store, root / "out", Policy.load())
+        write_exports(root / "exports", _exports())
+        imports = write_jsonl(root / "day", _day())
+        clear([imports, root / "exports"], store, root / "out", Policy.load())
         service = create_service(store, Settings())
         auth.set_admin_token(service.journal, ADMIN_TOKEN)
         app = create_app(service, run_batcher=False)

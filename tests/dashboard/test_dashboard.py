@@ -124,17 +124,18 @@ def test_the_numbers_shown_are_the_apis(served: Served, session: tuple[Any, list
     assert status == 200
     assert summary["period"] == "2024-06-18"
     ops = summary["operations"]
-    # The day built in conftest: ten parcels, three rejected, seven released.
-    assert (ops["declarations"], ops["rejected"], ops["admitted"]) == (10, 3, 7)
+    # The day of dashboard_world.py: ten imported parcels, three rejected, seven released; three
+    # export lists, released.
+    assert (ops["declarations"], ops["rejected"], ops["admitted"]) == (13, 3, 10)
     assert ops["peak_minute_declarations"] == 4
     # Parcels a minute on the period's last day: every declaration of the day, once.
     minutes = summary["per_minute"]
     assert minutes["day"] == "2024-06-18"
-    assert sum(m["declarations"] for m in minutes["minutes"]) == 10
+    assert sum(m["declarations"] for m in minutes["minutes"]) == 13
     assert max(m["declarations"] for m in minutes["minutes"]) == 4
     assert summary["exports"] == {
-        "value": "0.00",
-        "declarations": 0,
+        "value": "360.00",  # three lists of 120.00
+        "declarations": 3,
         "value_year_before": None,
         "growth_pct": None,
     }
@@ -149,48 +150,118 @@ def test_the_numbers_shown_are_the_apis(served: Served, session: tuple[Any, list
         "#kpi-tax-total": summary["tax"]["tax_total"],
         "#kpi-growth": f"{summary['headline']['growth_pct']:.1f}",
         "#kpi-export-value": summary["exports"]["value"],
-        "#kpi-export-growth": "n/a",  # no exports in this world, nor a year before
+        "#kpi-export-growth": "n/a",  # no exports a year before
     }
     for selector, value in expected.items():
         assert _shown(page, selector) == value, selector
     for row in summary["by_province"]:
-        code = row["province"] or ""
+        code = f"{row['direction']}:{row['province'] or ''}"
         assert _shown(page, f"[data-province-declarations='{code}']") == str(row["declarations"])
         assert _shown(page, f"[data-province-value='{code}']") == row["value"]
     for row in summary["by_country"]:
         code = f"{row['direction']}:{row['country'] or ''}"
         assert _shown(page, f"[data-country-declarations='{code}']") == str(row["declarations"])
+        assert _shown(page, f"[data-country-value='{code}']") == row["value"]
+    for row in summary["by_zone"]:
+        assert _shown(page, f"[data-zone-declarations='{row['zone']}']") == str(row["declarations"])
+        assert _shown(page, f"[data-zone-value='{row['zone']}']") == row["value"]
     for row in summary["top_reasons"]:
         assert _shown(page, f"[data-reason-count='{row['reason']}']") == str(row["declarations"])
     status, stream = served.get("/dashboard/api/decisions?limit=20")
-    assert status == 200 and len(stream["decisions"]) == 11
+    assert status == 200 and len(stream["decisions"]) == 14
     for row in stream["decisions"]:
         assert _shown(page, f"[data-status='{row['cop_no']}']") == str(row["status"])
         assert _shown(page, f"[data-tax='{row['cop_no']}']") == row["assessed_tax"]
 
 
-@pytest.mark.parametrize("chart,by", [("chart-province", "province"), ("chart-chapter", "chapter")])
-def test_clicking_a_bar_drills_down(
-    served: Served, session: tuple[Any, list[str]], chart: str, by: str
+def _exports_and_imports(rows: list[dict[str, Any]], by: str) -> dict[tuple[str, str], Any]:
+    return {(row["direction"], row[by]): (row["declarations"], row["value"]) for row in rows}
+
+
+def test_imports_and_exports_by_country_and_province(
+    served: Served, session: tuple[Any, list[str]]
 ) -> None:
+    """Each direction keeps its own top: the export destinations and the exporting provinces
+    show beside the imports (the page's cells are compared in test_the_numbers_shown...)."""
     page, _ = session
-    bar = page.locator(f"#{chart} .bars .point path").first
+    status, summary = served.get("/dashboard/api/summary")
+    assert status == 200
+    countries = _exports_and_imports(summary["by_country"], "country")
+    assert countries[("export", "502")] == (2, "240.00")
+    assert countries[("export", "303")] == (1, "120.00")
+    assert countries[("import", "116")] == (5, "700.00")
+    provinces = _exports_and_imports(summary["by_province"], "province")
+    assert provinces[("export", "44")] == (2, "240.00")  # Guangzhou Nansha
+    assert provinces[("export", "51")] == (1, "120.00")  # Chengdu
+    for direction, code in (("export", "502"), ("export", "303")):
+        shown = _shown(page, f"[data-country-value='{direction}:{code}']")
+        assert shown == countries[(direction, code)][1]
+    for direction, code in (("export", "44"), ("export", "51")):
+        shown = _shown(page, f"[data-province-value='{direction}:{code}']")
+        assert shown == provinces[(direction, code)][1]
+    # The top N is per direction: with one group each, imports keep Japan and exports the USA
+    # (a top 1 over both would have kept Japan's imports only).
+    status, top = served.get("/dashboard/api/summary?top=1")
+    assert status == 200
+    assert [(r["direction"], r["country"]) for r in top["by_country"]] == [
+        ("import", "116"),
+        ("export", "502"),
+    ]
+    assert [(r["direction"], r["province"]) for r in top["by_province"]] == [
+        ("import", "33"),
+        ("export", "44"),
+    ]
+
+
+def _click_bar(page: Any, chart: str, trace: int) -> None:
+    """Clicks the first bar of the chart's trace number `trace` (0: the first)."""
+    page.evaluate("document.getElementById('drill').dataset.loaded = ''")
+    bar = page.locator(f"#{chart} .trace.bars").nth(trace).locator(".point path").first
     bar.scroll_into_view_if_needed()
     box = bar.bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+@pytest.mark.parametrize(
+    "chart,trace,by,expected",
+    [
+        ("chart-province", 0, "province", ("33", "import", 8, "1100.00")),
+        ("chart-chapter", 0, "chapter", None),
+        # The pilot-zone chart shows value: Hangzhou first, D3 and D10 (400.00 each).
+        ("chart-zone", 0, "zone", ("3301", "", 2, "800.00")),
+        # The imports' enterprise declares all ten imported parcels.
+        ("chart-enterprise", 0, "enterprise", ("3301960001", "", 10, "1600.00")),
+        # The exports' trace of the country chart: the USA as a destination only.
+        ("chart-country", 1, "country", ("502", "export", 2, "240.00")),
+    ],
+)
+def test_clicking_a_bar_drills_down(
+    served: Served,
+    session: tuple[Any, list[str]],
+    chart: str,
+    trace: int,
+    by: str,
+    expected: tuple[str, str, int, str] | None,
+) -> None:
+    page, _ = session
+    _click_bar(page, chart, trace)
     page.wait_for_selector(f"#drill[data-loaded^='{by}:']")
     value = page.locator("#drill").get_attribute("data-value")
-    status, drilled = served.get(f"/dashboard/api/drill?by={by}&value={value}&period=2024-06-18")
+    direction = page.locator("#drill").get_attribute("data-direction")
+    query = urlencode({"by": by, "value": value, "period": "2024-06-18", "direction": direction})
+    status, drilled = served.get(f"/dashboard/api/drill?{query}")
     assert status == 200 and drilled["totals"] is not None
     totals = drilled["totals"]
+    if expected is not None:
+        assert (value, direction, totals["declarations"], totals["value"]) == expected
     assert _shown(page, "#drill-declarations") == str(totals["declarations"])
     assert _shown(page, "#drill-admitted") == str(totals["admitted"])
     assert _shown(page, "#drill-value") == totals["value"]
     assert _shown(page, "#drill-tax") == totals["tax_total"]
     for row in drilled["by_mode"]:
         assert _shown(page, f"[data-mode-declarations='{row['mode']}']") == str(row["declarations"])
-    page.locator("#drill").screenshot(path=str(ARTIFACTS / f"drill-{by}.png"))
+    page.locator("#drill").screenshot(path=str(ARTIFACTS / f"drill-{by}-{trace}.png"))
 
 
 def test_looking_up_a_declaration(served: Served, session: tuple[Any, list[str]]) -> None:
@@ -221,7 +292,7 @@ def test_bad_requests_say_what_to_write(served: Served) -> None:
 
 def test_the_summary_of_a_month_has_its_trend(served: Served) -> None:
     status, summary = served.get("/dashboard/api/summary?period=2024-06")
-    assert status == 200 and summary["operations"]["declarations"] == 10
+    assert status == 200 and summary["operations"]["declarations"] == 13
     june = [row for row in summary["trend"] if row["month"] == "2024-06"]
     assert len(june) == 1 and june[0]["growth_pct"] is not None
     assert summary["headline"]["value_year_before"] == june[0]["value_year_before"]

@@ -42,6 +42,23 @@ def test_csv_has_one_row_per_group_and_no_total(stats_store: StatsStore, tmp_pat
     ]
 
 
+def test_half_year_is_another_name_for_half(stats_store: StatsStore, tmp_path: Path) -> None:
+    out = tmp_path / "by_half_year.csv"
+    code, output = cbec(
+        "stats", "--db", str(stats_store.db), "--by", "half-year", "--out", str(out)
+    )
+    assert code == 0, output
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    # 2024-H1: B4 100.00 (9.10), B1 200.00 (18.20), B2 400.00 (78.28); B3 and B5 rejected.
+    assert rows == [
+        ["half", *MEASURES],
+        ["2023-H1", "3", "1", "2", "100.00", "9.10"],
+        ["2024-H1", "5", "3", "2", "700.00", "105.58"],
+        ["2024-H2", "1", "1", "0", "50.00", "4.55"],
+    ]
+
+
 def test_parquet_columns_are_the_groups_their_names_and_the_measures(
     stats_store: StatsStore, tmp_path: Path
 ) -> None:

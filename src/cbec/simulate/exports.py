@@ -105,22 +105,27 @@ def _pick(rng: np.random.Generator, weights: Iterable[float], size: int) -> np.n
 
 
 def simulate_exports(
-    lists: int, seed: int, day: dt.date, out: Path, nodes_per_message: int = NODES_PER_MESSAGE
+    lists: int,
+    seed: int,
+    day: dt.date,
+    out: Path,
+    nodes_per_message: int = NODES_PER_MESSAGE,
+    modes: tuple[tuple[str, float], ...] = MODES,
 ) -> ExportDay:
     """Write `lists` export declaration lists of `day` and what follows them under
-    `<out>/exports/` (replacing an earlier run's)."""
+    `<out>/exports/` (replacing an earlier run's), their modes drawn with the shares `modes`."""
     rng = np.random.default_rng([seed, 7])
     folder = out / "exports"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     sellers = _sellers(rng, max(3, lists // 40))
     warehouses = _warehouses(rng, sellers)
-    modes = [MODES[i][0] for i in _pick(rng, (w for _, w in MODES), lists)]
+    drawn = [modes[i][0] for i in _pick(rng, (w for _, w in modes), lists)]
     parcels = []
     start = dt.datetime.combine(day, dt.time(8, 0))
     seconds = np.sort(rng.integers(0, 12 * 3600, size=lists))
     for n in range(lists):
-        mode = modes[n]
+        mode = drawn[n]
         eligible = [s for s in sellers if mode in s["modes"]]
         seller = eligible[int(rng.integers(len(eligible)))]
         if mode == "9810":

@@ -10,17 +10,24 @@ of its weekday x a sales-peak factor, with a little noise, scaled so that the ra
 shape is an illustration, not a measurement: the peaks are the two well-known online sales days,
 11 November ("Double 11", the largest) and 18 June ("618"), each with a run-up, and 12 December;
 February dips with the Spring Festival. `PEAKS` and `MONTHS` hold the factors.
+
+Each day also has its defective parcels and its export lists, each drawn parcel by parcel (a
+binomial draw of `defect_rate`, of `export_share`), so that a day of a few parcels still has a
+defect now and then, and the export lists (9610 retail only: the 9710 and 9810 modes need a
+registry loaded first, `cbec exports registry`) are written under `out/YYYY-MM-DD/exports/` as
+`cbec simulate --exports` writes them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from cbec.simulate.exports import simulate_exports
 from cbec.simulate.hashing import salt, uniform
 from cbec.simulate.simulator import simulate_day
 
@@ -48,6 +55,9 @@ PEAKS: dict[tuple[int, int], tuple[float, int, float]] = {
     (12, 12): (2.0, 0, 1.0),
 }
 NOISE = 0.08  # +/- share of day-to-day noise
+# Export lists a day, as a share of the day's imported parcels (illustrative, an assumption).
+EXPORT_SHARE = 0.05
+RETAIL_EXPORTS = (("9610", 1.0),)
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,12 @@ class HistorySummary:
     days: int
     parcels: int
     by_day: dict[dt.date, int]
+    defects_by_day: dict[dt.date, int] = field(default_factory=dict)
+    exports_by_day: dict[dt.date, int] = field(default_factory=dict)
+
+    @property
+    def exports(self) -> int:
+        return sum(self.exports_by_day.values())
 
     @property
     def busiest(self) -> tuple[dt.date, int]:
@@ -94,6 +110,16 @@ def daily_volumes(
     return {d: max(1, round(float(v))) for d, v in zip(days, volumes, strict=True)}
 
 
+def day_draws(
+    parcels: int, day: dt.date, seed: int, defect_rate: float, export_share: float
+) -> tuple[int, int]:
+    """The defective parcels and the export lists of a day of `parcels` parcels: binomial draws
+    (each parcel defective with probability `defect_rate`; as many chances of an export list
+    with `export_share`), the same for the same arguments."""
+    rng = np.random.default_rng([seed, day.toordinal(), 618])
+    return int(rng.binomial(parcels, defect_rate)), int(rng.binomial(parcels, export_share))
+
+
 def simulate_history(
     start: dt.date,
     end: dt.date,
@@ -103,21 +129,37 @@ def simulate_history(
     defect_rate: float = 0.05,
     yearly_growth: float = 0.0,
     progress: Callable[[dt.date, int], None] | None = None,
+    export_share: float = EXPORT_SHARE,
 ) -> HistorySummary:
-    """Write one folder per day, `out/YYYY-MM-DD/`, each a `simulate_day` of that day.
+    """Write one folder per day, `out/YYYY-MM-DD/`, each a `simulate_day` of that day with its
+    export lists under `exports/` (see the module docstring).
 
     The same arguments always give the same files. `progress(day, parcels)` is called after each
     day is written.
     """
     volumes = daily_volumes(start, end, parcels_per_day, seed, yearly_growth)
+    defects: dict[dt.date, int] = {}
+    exports: dict[dt.date, int] = {}
     for day, parcels in volumes.items():
+        day_seed = seed * 100_003 + day.toordinal()
+        defects[day], exports[day] = day_draws(parcels, day, seed, defect_rate, export_share)
+        folder = out / day.isoformat()
         simulate_day(
             parcels=parcels,
-            seed=seed * 100_003 + day.toordinal(),
+            seed=day_seed,
             day=day,
-            out=out / day.isoformat(),
-            defect_rate=defect_rate,
+            out=folder,
+            # simulate_day injects round(parcels x rate) defects: exactly the number drawn.
+            defect_rate=defects[day] / parcels,
         )
+        if exports[day]:
+            simulate_exports(exports[day], day_seed, day, folder, modes=RETAIL_EXPORTS)
         if progress is not None:
             progress(day, parcels)
-    return HistorySummary(days=len(volumes), parcels=sum(volumes.values()), by_day=volumes)
+    return HistorySummary(
+        days=len(volumes),
+        parcels=sum(volumes.values()),
+        by_day=volumes,
+        defects_by_day=defects,
+        exports_by_day=exports,
+    )

@@ -6,8 +6,8 @@ tariff chapter, named by the reference data), measures (counts, value, tax, grow
 benchmark comparison, operations), report (a standalone HTML report with Plotly charts).
 
 Every figure is computed by the engine over the store (Ibis on DuckDB); docs/statistics.md says
-how each is defined. Imports are computed today; the `direction` column (import/export, from the
-list's `ieFlag`) lets the export flows slot in when they are cleared.
+how each is defined. Imports and exports are both counted: the `direction` column (import/export,
+from the list's `ieFlag`) tells them apart; export lists come from `export_facts`.
 """
 
 from cbec.stats.facts import ADMITTED_STATUSES, DIMENSIONS

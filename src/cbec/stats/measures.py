@@ -33,13 +33,19 @@ GROWTH_COLUMNS = ("value_year_before", "growth_pct")
 BENCHMARK_COLUMNS = ("benchmark_growth_pct", "points_vs_benchmark")
 
 
+# Other names a dimension goes by in --by: the issue and the publications say "half-year".
+ALIASES = {"half-year": "half", "halfyear": "half"}
+
+
 class StatisticsError(ValueError):
     """A request the statistics cannot answer; the message says what to write instead."""
 
 
 def dimensions(text: str) -> list[str]:
-    """`month,mode` -> ["month", "mode"], each checked against `facts.DIMENSIONS`."""
+    """`month,mode` -> ["month", "mode"], each checked against `facts.DIMENSIONS` (an alias
+    such as `half-year` is its dimension's name, `half`)."""
     names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    names = [ALIASES.get(name, name) for name in names]
     if not names:
         raise StatisticsError(f"--by is empty; write one or more of {', '.join(facts.DIMENSIONS)}")
     for name in names:
@@ -358,9 +364,10 @@ def per_minute(
 
 @dataclass(frozen=True)
 class Headline:
-    """Value of a direction in a period and a year before, and the growth on it."""
+    """Value of a direction (None: imports and exports together) in a period and a year
+    before, and the growth on it."""
 
-    direction: str
+    direction: str | None
     period: Period
     value: Decimal
     declarations: int
@@ -378,13 +385,14 @@ class Headline:
 def headline(
     source: Facts,
     period: Period,
-    direction: str = "import",
+    direction: str | None = "import",
     benchmark: Benchmark | None = None,
 ) -> Headline:
-    """The value of `direction` in `period`, and its growth on the same period a year before
-    (n/a when that period has no declarations)."""
+    """The value of `direction` (None: imports and exports together) in `period`, and its
+    growth on the same period a year before (n/a when that period has no declarations)."""
     rows = source.declarations()
-    rows = rows.filter(rows.direction == direction)
+    if direction is not None:
+        rows = rows.filter(rows.direction == direction)
 
     def total(p: Period) -> tuple[Decimal, int]:
         within_p = rows.filter(within(rows.decl_time, p.start, p.end))

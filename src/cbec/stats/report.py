@@ -42,8 +42,9 @@ def money(value: Decimal | float | int | None) -> str:
 
 def headline_sentence(figures: Headline) -> str:
     """ "Imports reached 1,234.00 CNY in 2024-Q2, up 12.3% on the year." with n/a when the same
-    period a year before has no declarations."""
-    noun = {"import": "Imports", "export": "Exports"}.get(figures.direction, figures.direction)
+    period a year before has no declarations; "Imports and exports reached ..." for both."""
+    nouns = {None: "Imports and exports", "import": "Imports", "export": "Exports"}
+    noun = nouns.get(figures.direction, str(figures.direction))
     growth = figures.growth_pct
     if growth is None:
         before = figures.period.year_before()
@@ -79,10 +80,11 @@ def build_report(
 
 
 def _report(source: Facts, period: Period, benchmark: Benchmark | None) -> str:
+    both = headline(source, period, None, benchmark)
     imports = headline(source, period, "import", benchmark)
     exports = headline(source, period, "export", benchmark)
     ops = operations(source, period.start, period.end)
-    sentences = [headline_sentence(imports)]
+    sentences = [headline_sentence(both), headline_sentence(imports)]
     if exports.declarations:
         sentences.append(headline_sentence(exports))
     else:
@@ -113,28 +115,7 @@ def write_report(
 
 
 def _charts(source: Facts, period: Period) -> list[go.Figure]:
-    sub = period.subperiods()
-    now = statistics(source, [sub], period.start, period.end)
-    earlier = period.year_before()
-    figures = []
-    trend = go.Figure()
-    rows = now.to_pyarrow().to_pylist()
-    trend.add_bar(
-        x=[row[sub] for row in rows], y=[float(row["value"]) for row in rows], name=str(period)
-    )
-    if earlier is not None:
-        before = statistics(source, [sub], earlier.start, earlier.end)
-        before = before.mutate(**{sub: shift_year(before[sub], 1)})
-        rows_before = before.to_pyarrow().to_pylist()
-        if rows_before:
-            trend.add_scatter(
-                x=[row[sub] for row in rows_before],
-                y=[float(row["value"]) for row in rows_before],
-                name=f"{earlier} (same {sub}s, a year before)",
-                mode="lines+markers",
-            )
-    _layout(trend, f"Imports by {sub}: value admitted (CNY)")
-    figures.append(trend)
+    figures = [trend_figure(source, period)]
     for by, title, label_column, measure in (
         ("mode", "Value by customs supervision mode (CNY)", "mode", "value"),
         ("province", "Value by province (CNY)", "province_name", "value"),
@@ -152,6 +133,43 @@ def _charts(source: Facts, period: Period) -> list[go.Figure]:
         _layout(figure, title)
         figures.append(figure)
     return figures
+
+
+DIRECTIONS = (("import", "imports"), ("export", "exports"))
+
+
+def trend_figure(source: Facts, period: Period) -> go.Figure:
+    """Value admitted by month (or day) of `period`, imports and exports apart, each beside
+    the same months of the year before when the store holds them."""
+    sub = period.subperiods()
+    earlier = period.year_before()
+    figure = go.Figure()
+    now = statistics(source, ["direction", sub], period.start, period.end)
+    rows = now.to_pyarrow().to_pylist()
+    rows_before: list[dict[str, Any]] = []
+    if earlier is not None:
+        before = statistics(source, ["direction", sub], earlier.start, earlier.end)
+        before = before.mutate(**{sub: shift_year(before[sub], 1)})
+        rows_before = before.to_pyarrow().to_pylist()
+    for direction, noun in DIRECTIONS:
+        mine = [row for row in rows if row["direction"] == direction]
+        if mine:
+            figure.add_bar(
+                x=[row[sub] for row in mine],
+                y=[float(row["value"]) for row in mine],
+                name=f"{noun}, {period}",
+            )
+        theirs = [row for row in rows_before if row["direction"] == direction]
+        if theirs:
+            figure.add_scatter(
+                x=[row[sub] for row in theirs],
+                y=[float(row["value"]) for row in theirs],
+                name=f"{noun}, {earlier} (same {sub}s, a year before)",
+                mode="lines+markers",
+            )
+    _layout(figure, f"Imports and exports by {sub}: value admitted (CNY)")
+    figure.update_layout(barmode="group")
+    return figure
 
 
 def _label(row: dict[str, Any], by: str, column: str) -> str:

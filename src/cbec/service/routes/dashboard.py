@@ -45,6 +45,7 @@ router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 COOKIE = "cbec_operator"
 # Drill-down dimensions -> the `cbec.stats` dimension (facts.DIMENSIONS) they group by.
 DRILLS = ("zone", "enterprise", "chapter", "province", "country")
+DIRECTIONS = ("", "import", "export")  # a drill-down's direction; empty: both
 TOP = 10
 DECISION_COLUMNS = (
     "cop_no",
@@ -179,14 +180,30 @@ def _with_stats(running: Service, work: Callable[[Facts], dict[str, Any]]) -> di
 
 
 def _grouped(
-    source: Facts, by: str, period: Period, top: int | None = TOP, *, directions: bool = False
+    source: Facts,
+    by: str,
+    period: Period,
+    top: int = TOP,
+    *,
+    directions: bool = False,
+    measure: str = "declarations",
+    known: bool = False,
 ) -> list[dict[str, Any]]:
-    """The top groups of `by` by declarations; with `directions`, imports and exports apart
-    (a country is where imports come from and where exports go)."""
+    """The top `top` groups of `by` by `measure`; with `directions`, the top `top` of imports
+    and the top `top` of exports (a country is where imports come from and where exports go),
+    imports first, so that a direction with few declarations still shows. With `known`, the
+    groups without a code (e.g. no zone declared) are left out."""
     groups = ["direction", by] if directions else [by]
     table = measures.statistics(source, groups, period.start, period.end)
-    ordered = table.order_by([ibis.desc("declarations"), *groups])
-    return _rows(ordered.limit(top) if top else ordered)
+    if known:
+        table = table.filter(table[by].notnull())
+    order = [ibis.desc(measure), by]
+    if directions:
+        rank = ibis.row_number().over(group_by="direction", order_by=order)
+        table = table.mutate(_rank=rank).filter(ibis._["_rank"] < top).drop("_rank")
+        # "import" sorts after "export": descending puts imports first.
+        return _rows(table.order_by([ibis.desc("direction"), *order]))
+    return _rows(table.order_by(order).limit(top))
 
 
 def _headline(figures: measures.Headline) -> dict[str, Any]:
@@ -203,9 +220,10 @@ def _per_minute(source: Facts, period: Period) -> dict[str, Any]:
     return {"day": _plain(day), "minutes": _plain(minutes.to_pylist())}
 
 
-def summary(source: Facts, period: Period) -> dict[str, Any]:
-    """What the dashboard shows for `period` (see the module docstring)."""
-    ops = measures.operations(source, period.start, period.end, top=TOP)
+def summary(source: Facts, period: Period, top: int = TOP) -> dict[str, Any]:
+    """What the dashboard shows for `period` (see the module docstring), `top` groups of each
+    dimension (of each direction, for provinces and countries)."""
+    ops = measures.operations(source, period.start, period.end, top=top)
     held = ops.declarations - ops.admitted - ops.rejected - ops.inspected
     year = Period.of("year", period.start.year)
     trend = measures.with_growth(source, ["month"], year.start, year.end)
@@ -253,34 +271,42 @@ def summary(source: Facts, period: Period) -> dict[str, Any]:
         "exports": _headline(exports),
         "per_minute": _per_minute(source, period),
         "top_reasons": [{"reason": r, "declarations": n} for r, n in ops.top_reasons],
-        "by_province": _grouped(source, "province", period),
-        "by_country": _grouped(source, "country", period, directions=True),
-        "by_enterprise": _grouped(source, "enterprise", period),
-        "by_chapter": _grouped(source, "chapter", period),
+        "by_province": _grouped(source, "province", period, top, directions=True),
+        "by_country": _grouped(source, "country", period, top, directions=True),
+        "by_zone": _grouped(source, "zone", period, top, measure="value", known=True),
+        "by_enterprise": _grouped(source, "enterprise", period, top),
+        "by_chapter": _grouped(source, "chapter", period, top),
         "trend": _plain(trend.to_pylist()),
     }
 
 
-def drill(source: Facts, by: str, value: str, period: Period) -> dict[str, Any]:
-    """The figures of one zone, enterprise, chapter, province or country over `period`: its
-    totals, and the same measures by month and by mode."""
+def drill(
+    source: Facts, by: str, value: str, period: Period, direction: str | None = None
+) -> dict[str, Any]:
+    """The figures of one zone, enterprise, chapter, province or country over `period` (of one
+    direction, import or export, when given): its totals, and the same by month and by mode."""
     column = facts.DIMENSIONS[by]
+    groups = [by] if direction is None else ["direction", by]
 
     def only(table: ir.Table) -> ir.Table:
         # An empty value is the group without a code (e.g. province unknown).
-        return table.filter(table[by].isnull() if value == "" else table[by] == value)
+        table = table.filter(table[by].isnull() if value == "" else table[by] == value)
+        return table if direction is None else table.filter(table.direction == direction)
 
-    totals = _rows(only(measures.statistics(source, [by], period.start, period.end)))
-    by_month = _rows(only(measures.statistics(source, [by, "month"], period.start, period.end)))
-    by_mode = _rows(only(measures.statistics(source, [by, "mode"], period.start, period.end)))
+    def rows(*more: str) -> list[dict[str, Any]]:
+        table = measures.statistics(source, [*groups, *more], period.start, period.end)
+        return _rows(only(table))
+
+    totals = rows()
     return {
         "by": by,
         "column": column,
+        "direction": direction,
         "value": value,
         "period": period.label,
         "totals": totals[0] if totals else None,
-        "by_month": by_month,
-        "by_mode": by_mode,
+        "by_month": rows("month"),
+        "by_mode": rows("mode"),
     }
 
 
@@ -348,12 +374,13 @@ def api_summary(
     running: ServiceDep,
     request: Request,
     period: str | None = None,
+    top: Annotated[int, Query(ge=1, le=100)] = TOP,
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """The figures of `period` (2024, 2024-H1, 2024-Q2, 2024-06, 2024-06-15; by default the day
-    of the newest declaration)."""
+    of the newest declaration), the `top` groups of each dimension (and direction)."""
     _require_operator(running, request, authorization)
-    return _with_stats(running, lambda source: summary(source, _period(source, period)))
+    return _with_stats(running, lambda source: summary(source, _period(source, period), top))
 
 
 @router.get("/api/drill")
@@ -363,13 +390,20 @@ def api_drill(
     by: str,
     value: str = "",
     period: str | None = None,
+    direction: str = "",
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    """One zone, enterprise, chapter, province or country (`by`) with the code `value`."""
+    """One zone, enterprise, chapter, province or country (`by`) with the code `value`; of
+    imports or exports only with `direction` (import, export; empty: both)."""
     _require_operator(running, request, authorization)
     if by not in DRILLS:
         raise auth.Refusal(422, "bad_drill", f"by must be one of {', '.join(DRILLS)}")
-    return _with_stats(running, lambda source: drill(source, by, value, _period(source, period)))
+    if direction not in DIRECTIONS:
+        raise auth.Refusal(422, "bad_direction", "direction must be import, export or empty")
+    return _with_stats(
+        running,
+        lambda source: drill(source, by, value, _period(source, period), direction or None),
+    )
 
 
 @router.get("/api/decisions")
@@ -434,8 +468,10 @@ _SCRIPT = r"""
 const $ = (id) => document.getElementById(id);
 const charts = {
   'chart-province': 'province', 'chart-enterprise': 'enterprise', 'chart-chapter': 'chapter',
-  'chart-country': 'country'
+  'chart-country': 'country', 'chart-zone': 'zone'
 };
+const DIRECTIONS = { import: 'imports', export: 'exports' };
+const names = { province: 'province_name', zone: 'zone_name' };
 const category = { type: 'category', automargin: true };
 const layout = (title) => ({ title: { text: title }, margin: { t: 40, l: 50, r: 10, b: 60 } });
 const config = { displayModeBar: false, responsive: true };
@@ -468,13 +504,23 @@ function setKpi(id, value) {
   el.textContent = value === null || value === undefined ? 'n/a' : String(value);
   el.dataset.value = value === null || value === undefined ? '' : String(value);
 }
-function bars(id, rows, key, title) {
-  const names = { province: 'province_name', zone: 'zone_name' };
-  const labels = rows.map((r) => (r[key] === null || r[key] === '' ? '(unknown)'
-    : (names[key] && r[names[key]] ? r[names[key]] + ' ' : '') + r[key]));
-  Plotly.newPlot(id, [{ type: 'bar', x: labels, y: rows.map((r) => r.declarations),
-    customdata: rows.map((r) => (r[key] === null ? '' : r[key])), name: 'declarations' }],
+const codeOf = (r, key) => (r[key] === null ? '' : r[key]);
+const labelOf = (r, key) => (r[key] === null || r[key] === '' ? '(unknown)'
+  : (names[key] && r[names[key]] ? r[names[key]] + ' ' : '') + r[key]);
+function bars(id, rows, key, title, measure) {
+  const m = measure || 'declarations';
+  Plotly.newPlot(id, [{ type: 'bar', x: rows.map((r) => labelOf(r, key)),
+    y: rows.map((r) => Number(r[m])), customdata: rows.map((r) => codeOf(r, key)), name: m }],
     { ...layout(title), xaxis: category }, config);
+}
+// Imports and exports side by side: one trace each, its direction in the trace's `meta`.
+function directionBars(id, rows, key, title, nouns) {
+  Plotly.newPlot(id, Object.keys(DIRECTIONS).map((direction) => {
+    const mine = rows.filter((r) => r.direction === direction);
+    return { type: 'bar', name: nouns[direction], meta: direction,
+      x: mine.map((r) => labelOf(r, key)), y: mine.map((r) => r.declarations),
+      customdata: mine.map((r) => codeOf(r, key)) };
+  }), { ...layout(title), xaxis: category, barmode: 'group' }, config);
 }
 
 async function loadSummary() {
@@ -509,14 +555,11 @@ async function loadSummary() {
       y: s.trend.map((r) => r.growth_pct), name: 'growth %', yaxis: 'y2' }],
     { ...layout('Monthly value and growth on the year'), xaxis: category,
       yaxis2: { overlaying: 'y', side: 'right', title: { text: 'growth %' } } }, config);
-  bars('chart-province', s.by_province, 'province', 'By province (declarations)');
-  Plotly.newPlot('chart-country', ['import', 'export'].map((direction) => {
-    const rows = s.by_country.filter((r) => r.direction === direction);
-    return { type: 'bar', name: direction === 'import' ? 'imports (origin)'
-      : 'exports (destination)', x: rows.map((r) => (r.country === null ? '(unknown)'
-      : r.country)), y: rows.map((r) => r.declarations),
-      customdata: rows.map((r) => (r.country === null ? '' : r.country)) };
-  }), { ...layout('By country (declarations)'), xaxis: category, barmode: 'group' }, config);
+  directionBars('chart-province', s.by_province, 'province', 'By province (declarations)',
+    DIRECTIONS);
+  directionBars('chart-country', s.by_country, 'country', 'By country (declarations)',
+    { import: 'imports (origin)', export: 'exports (destination)' });
+  bars('chart-zone', s.by_zone, 'zone', 'Value by pilot zone (CNY)', 'value');
   bars('chart-enterprise', s.by_enterprise, 'enterprise', 'By enterprise (declarations)');
   bars('chart-chapter', s.by_chapter, 'chapter', 'By tariff chapter (declarations)');
   Plotly.newPlot('chart-reasons', [{ type: 'bar', orientation: 'h',
@@ -526,16 +569,19 @@ async function loadSummary() {
   Plotly.newPlot('chart-tax', [{ type: 'bar', x: taxes, y: taxes.map((t) => Number(s.tax[t])) }],
     { ...layout('Tax assessed (CNY)'), xaxis: category }, config);
   for (const [id, by] of Object.entries(charts)) {
-    $(id).on('plotly_click', (event) => drill(by, event.points[0].customdata));
+    $(id).on('plotly_click', (event) => {
+      const point = event.points[0];
+      drill(by, point.customdata, point.data.meta || '');
+    });
   }
   table('reasons-table', ['reason', 'declarations'], s.top_reasons, (tr, r) => {
     cell(tr, r.reason, { 'data-reason': r.reason });
     cell(tr, r.declarations, { 'data-reason-count': r.reason });
   });
-  table('province-table', ['province', 'name', 'declarations', 'value', 'tax'], s.by_province,
-    (tr, r) => {
-      const code = r.province === null ? '' : r.province;
-      cell(tr, code); cell(tr, r.province_name);
+  table('province-table', ['direction', 'province', 'name', 'declarations', 'value', 'tax'],
+    s.by_province, (tr, r) => {
+      const code = r.direction + ':' + codeOf(r, 'province');
+      cell(tr, r.direction); cell(tr, r.province); cell(tr, r.province_name);
       cell(tr, r.declarations, { 'data-province-declarations': code });
       cell(tr, r.value, { 'data-province-value': code });
       cell(tr, r.tax_total, { 'data-province-tax': code });
@@ -546,6 +592,12 @@ async function loadSummary() {
     cell(tr, r.direction); cell(tr, r.country);
     cell(tr, r.declarations, { 'data-country-declarations': code });
     cell(tr, r.value, { 'data-country-value': code });
+  });
+  table('zone-table', ['zone', 'name', 'declarations', 'value', 'tax'], s.by_zone, (tr, r) => {
+    cell(tr, r.zone); cell(tr, r.zone_name);
+    cell(tr, r.declarations, { 'data-zone-declarations': r.zone });
+    cell(tr, r.value, { 'data-zone-value': r.zone });
+    cell(tr, r.tax_total, { 'data-zone-tax': r.zone });
   });
   $('dashboard').dataset.loaded = 'summary';
 }
@@ -563,13 +615,15 @@ async function loadDecisions() {
   $('decisions-table').dataset.loaded = String(d.decisions.length);
 }
 
-async function drill(by, value) {
-  const q = new URLSearchParams({ by: by, value: value === null ? '' : value, period: period });
+async function drill(by, value, direction) {
+  const q = new URLSearchParams({ by: by, value: value === null ? '' : value, period: period,
+    direction: direction });
   const [, d] = await api('/dashboard/api/drill?' + q);
   const t = d.totals || {};
-  $('drill-title').textContent = by + ' ' + (value === '' ? '(unknown)' : value);
+  $('drill-title').textContent = by + ' ' + (value === '' ? '(unknown)' : value)
+    + (direction ? ' (' + DIRECTIONS[direction] + ')' : '');
   const box = $('drill');
-  box.dataset.by = by; box.dataset.value = value;
+  box.dataset.by = by; box.dataset.value = value; box.dataset.direction = direction;
   setKpi('drill-declarations', t.declarations === undefined ? 0 : t.declarations);
   setKpi('drill-admitted', t.admitted === undefined ? 0 : t.admitted);
   setKpi('drill-rejected', t.rejected === undefined ? 0 : t.rejected);
@@ -638,6 +692,7 @@ CHARTS = (
     "chart-trend",
     "chart-province",
     "chart-country",
+    "chart-zone",
     "chart-enterprise",
     "chart-chapter",
     "chart-reasons",
@@ -675,6 +730,7 @@ type="submit">Look up</button></form><div id="lookup-result"></div></section>
 <section><h2>Top rejection reasons</h2><table id="reasons-table"></table></section>
 <section><h2>By province</h2><table id="province-table"></table></section>
 <section><h2>By country</h2><table id="country-table"></table></section>
+<section><h2>By pilot zone</h2><table id="zone-table"></table></section>
 </main>
 <script>{_SCRIPT}</script>
 </body></html>"""
