@@ -1,7 +1,7 @@
 """Clear one simulated day on DuckDB and on Spark with 1 and 2 executors, in one run.
 
     .venv/bin/python bench/spark.py --parcels 2000000 [--seed 1] [--date 2024-06-15] [--keep DIR]
-        [--master spark://HOST:7077]
+        [--master spark://HOST:7077] [--executor-memory 5]
 
 Simulates the day (or reuses `--keep DIR`), then clears the same files into a fresh store each
 time: once on DuckDB, then on a standalone Spark cluster with 1 and with 2 executors of one core
@@ -9,7 +9,10 @@ each (`spark.executor.cores` 1, `spark.cores.max` 1 or 2). Without `--master` th
 started on this machine from the pyspark package (two workers of one core), so the executors
 share this machine's cores with the driver: the speed-up per executor it shows is a floor for a
 cluster whose executors have machines of their own. Each run checks that its decisions equal
-DuckDB's. Prints one JSON object and writes it to bench/results/spark_<N>.json.
+DuckDB's. Executors have `--executor-memory` GB each (5 by default: with 3, the 2-executor pass of
+2,000,000 parcels ran out of execution memory in the risk features stage; BENCHMARKS.md). Prints
+one JSON object and writes it to bench/results/spark_<N>.json; the cluster's logs are kept under
+/tmp/cbec-spark-*.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from clear_day import has_day, machine, simulate  # bench/ is on the path from h
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _clear(folder: Path, work: Path, master: str | None, executors: int) -> tuple[float, Path]:
+def _clear(
+    folder: Path, work: Path, master: str | None, executors: int, memory: str = "3g"
+) -> tuple[float, Path]:
     from cbec.engines.spark import spark_engine
     from cbec.pipeline import Policy, clear
     from cbec.store.embedded import Store
@@ -49,8 +54,8 @@ def _clear(folder: Path, work: Path, master: str | None, executors: int) -> tupl
             options = {
                 "spark.executor.cores": "1",
                 "spark.cores.max": str(executors),
-                # Each worker offers 4 GB (`_cluster`); Spark's default executor has 1 GB.
-                "spark.executor.memory": "3g",
+                # Each worker offers 1 GB more (`_cluster`); Spark's default executor has 1 GB.
+                "spark.executor.memory": memory,
             }
             with spark_engine(store, master, options=options) as engine:
                 clear([folder], store, out, Policy.load(), engine=engine)
@@ -60,13 +65,16 @@ def _clear(folder: Path, work: Path, master: str | None, executors: int) -> tupl
 
 
 @contextlib.contextmanager
-def _cluster(master: str | None) -> Iterator[str]:
+def _cluster(master: str | None, executor_gb: int) -> Iterator[str]:
     if master:
         yield master
         return
     from cbec.engines.cluster import standalone_cluster
 
-    with standalone_cluster(workers=2, cores=1, memory="4g") as url:
+    # The workers' logs and each executor's stderr are kept (/tmp/cbec-spark-*) for a failure.
+    with standalone_cluster(
+        workers=2, cores=1, memory=f"{executor_gb + 1}g", keep_logs=True
+    ) as url:
         yield url
 
 
@@ -77,6 +85,9 @@ def main() -> None:
     parser.add_argument("--date", default="2024-06-15")
     parser.add_argument("--keep", type=Path)
     parser.add_argument("--master")
+    parser.add_argument(
+        "--executor-memory", type=int, default=5, help="GB per executor (3 ran out at 2,000,000)"
+    )
     args = parser.parse_args()
     import pyarrow.parquet as pq
 
@@ -97,10 +108,12 @@ def main() -> None:
         }
         result["runs"] = runs
         _save(result, args.parcels, complete=False)
-        with _cluster(args.master) as master:
+        memory = f"{args.executor_memory}g"
+        result["executor_memory"] = memory
+        with _cluster(args.master, args.executor_memory) as master:
             result["master"] = master if args.master else "standalone on this machine"
             for executors in (1, 2):
-                seconds, out = _clear(folder, work / f"spark{executors}", master, executors)
+                seconds, out = _clear(folder, work / f"spark{executors}", master, executors, memory)
                 same = pq.read_table(out / "decisions.parquet").equals(expected)
                 runs[f"spark_{executors}_executor{'s' if executors > 1 else ''}"] = {
                     "seconds": round(seconds, 1),

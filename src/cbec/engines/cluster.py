@@ -66,9 +66,14 @@ def _worker_registered(web_port: int) -> bool:
 
 @contextlib.contextmanager
 def standalone_cluster(
-    workers: int = 1, cores: int = 2, memory: str = "2g", start_seconds: float = 120
+    workers: int = 1,
+    cores: int = 2,
+    memory: str = "2g",
+    start_seconds: float = 120,
+    keep_logs: bool = False,
 ) -> Iterator[str]:
-    """Starts a master and `workers` workers on loopback; yields the master URL; stops them."""
+    """Starts a master and `workers` workers on loopback; yields the master URL; stops them.
+    With `keep_logs`, their folder (logs, each executor's stderr) is left for reading."""
     if not java_available():
         raise ClusterError("Java is not installed: Spark needs Java 17 (openjdk-17-jre-headless)")
     spark_class = spark_home() / "bin" / "spark-class"
@@ -129,4 +134,5 @@ def standalone_cluster(
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        shutil.rmtree(folder, ignore_errors=True)
+        if not keep_logs:
+            shutil.rmtree(folder, ignore_errors=True)
