@@ -30,9 +30,9 @@ def _post_all(running: Running, paths: list[Path], agent: str) -> None:
 
 
 def test_two_lists_of_one_buyer_at_the_same_instant_share_the_last_allowance(
-    tmp_path: Path, policy: Policy
+    tmp_path: Path, policy: Policy, service_store: str | None
 ) -> None:
-    with start(tmp_path, policy) as running:
+    with start(tmp_path, policy, pg_url=service_store) as running:
         earlier = merge(
             *(declaration(f"E{n}", _one("5000.00"), when="2024-06-01T10:00:00") for n in range(4)),
             declaration("E4", _one("3000.00"), when="2024-06-01T11:00:00"),

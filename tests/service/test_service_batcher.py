@@ -11,8 +11,12 @@ from builders import declaration, write_messages
 from cbec.pipeline import Policy
 
 
-def test_the_batcher_thread_clears_what_is_posted(tmp_path: Path, policy: Policy) -> None:
-    with start(tmp_path, policy, run_batcher=True, batch_max_seconds=1.0) as running:
+def test_the_batcher_thread_clears_what_is_posted(
+    tmp_path: Path, policy: Policy, service_store: str | None
+) -> None:
+    with start(
+        tmp_path, policy, pg_url=service_store, run_batcher=True, batch_max_seconds=1.0
+    ) as running:
         for path in write_messages(tmp_path / "parcel", declaration("B1", T_SHIRT)):
             status, answer = running.post(SENDERS[path.stem[-3:]], path.read_bytes())
             assert status == 202, answer

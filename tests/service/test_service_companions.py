@@ -13,6 +13,7 @@ from builders import declaration, write_messages
 from cbec import pipeline
 from cbec.pipeline import Policy
 from cbec.store.embedded import Store
+from cbec.store.postgres import PostgresStore
 
 
 class Clock:
@@ -38,10 +39,10 @@ def _agent_statuses(running: Running) -> list[str]:
 
 
 def test_a_list_waits_for_a_late_companion_and_clears_with_it(
-    tmp_path: Path, policy: Policy
+    tmp_path: Path, policy: Policy, service_store: str | None
 ) -> None:
     clock = Clock()
-    with start(tmp_path, policy, clock=clock) as running:
+    with start(tmp_path, policy, pg_url=service_store, clock=clock) as running:
         order, payment, waybill, inventory = write_messages(
             tmp_path / "m", declaration("W1", T_SHIRT)
         )
@@ -58,10 +59,12 @@ def test_a_list_waits_for_a_late_companion_and_clears_with_it(
 
 
 def test_at_the_end_of_the_window_the_list_is_rejected_for_the_missing_companion(
-    tmp_path: Path, policy: Policy
+    tmp_path: Path, policy: Policy, service_store: str | None
 ) -> None:
     clock = Clock()
-    with start(tmp_path, policy, clock=clock, companion_window_seconds=60) as running:
+    with start(
+        tmp_path, policy, pg_url=service_store, clock=clock, companion_window_seconds=60
+    ) as running:
         order, payment, _, inventory = write_messages(tmp_path / "m", declaration("W2", T_SHIRT))
         _post(running, [inventory, order, payment])
         assert running.service.batcher.flush() == 2
@@ -74,26 +77,30 @@ def test_at_the_end_of_the_window_the_list_is_rejected_for_the_missing_companion
 
 
 def test_companions_sent_first_clear_the_list_in_its_first_batch(
-    tmp_path: Path, policy: Policy
+    tmp_path: Path, policy: Policy, service_store: str | None
 ) -> None:
-    with start(tmp_path, policy, clock=Clock()) as running:
+    with start(tmp_path, policy, pg_url=service_store, clock=Clock()) as running:
         _post(running, write_messages(tmp_path / "m", declaration("W3", T_SHIRT)))
         assert running.service.batcher.flush() == 4
         assert _agent_statuses(running) == ["120", "800"]
 
 
 def test_companions_cleared_before_the_service_by_cbec_clear_count(
-    tmp_path: Path, policy: Policy
+    tmp_path: Path, policy: Policy, service_store: str | None
 ) -> None:
     order, payment, waybill, inventory = write_messages(tmp_path / "m", declaration("W4", T_SHIRT))
     first = tmp_path / "first"
     first.mkdir()
     for path in (order, payment, waybill):
         (first / path.name).write_bytes(path.read_bytes())
-    store = Store(tmp_path / "service.duckdb")
+    store = (
+        PostgresStore(service_store, documents_dir=tmp_path / "documents")
+        if service_store
+        else Store(tmp_path / "service.duckdb")
+    )
     pipeline.clear([first], store, tmp_path / "out", policy)
     store.close()
-    with start(tmp_path, policy, clock=Clock()) as running:
+    with start(tmp_path, policy, pg_url=service_store, clock=Clock()) as running:
         _post(running, [inventory])
         assert running.service.batcher.flush() == 1
         assert _agent_statuses(running) == ["120", "800"]

@@ -19,8 +19,8 @@ SELLER = "3301960001"  # the builders' ebcCode
 
 
 @pytest.fixture
-def running(tmp_path: Path, policy: Policy) -> Iterator[Running]:
-    with start(tmp_path, policy) as service:
+def running(tmp_path: Path, policy: Policy, service_store: str | None) -> Iterator[Running]:
+    with start(tmp_path, policy, pg_url=service_store) as service:
         service.service.store.add_enterprise(SELLER, "Seller", ["ecommerce"])
         service.keys[SELLER] = auth.issue_key(service.service.store, SELLER)
         yield service
@@ -54,8 +54,8 @@ def test_a_message_that_cannot_be_cleared_is_kept_and_marked(
     assert running.service.batcher.flush() == 2
     assert [r["code"] for r in running.receipts(PLATFORM)] == ["312"]
     assert running.receipts(PAYMENT) == []
-    kept = running.service.store.con.con.execute(
+    kept = running.rows(
         "SELECT message_code, failure FROM service_intake WHERE failure IS NOT NULL"
-    ).fetchall()
+    )
     assert kept == [("411", "a payment this version cannot clear")]
     assert running.service.metrics.value("cbec_batch_failures_total") == 1

@@ -85,8 +85,10 @@ def metrics(running: Running) -> str:
     return response.text
 
 
-def test_histograms_count_the_messages_and_batches_cleared(tmp_path: Path, policy: Policy) -> None:
-    with start(tmp_path, policy) as running:
+def test_histograms_count_the_messages_and_batches_cleared(
+    tmp_path: Path, policy: Policy, service_store: str | None
+) -> None:
+    with start(tmp_path, policy, pg_url=service_store) as running:
         before = parse(metrics(running))
         assert {f: before[f]["type"] for f in HISTOGRAMS} == dict.fromkeys(HISTOGRAMS, "histogram")
         assert all(histogram(before, name) == (0, 0) for name in HISTOGRAMS)
@@ -106,10 +108,12 @@ def test_histograms_count_the_messages_and_batches_cleared(tmp_path: Path, polic
         assert ("cbec_batch_size_messages_bucket", {"le": "5.0"}, 1) in samples
 
 
-def test_prometheus_client_reads_the_exposition(tmp_path: Path, policy: Policy) -> None:
+def test_prometheus_client_reads_the_exposition(
+    tmp_path: Path, policy: Policy, service_store: str | None
+) -> None:
     from prometheus_client import parser  # a dev dependency: Prometheus' own reading
 
-    with start(tmp_path, policy) as running:
+    with start(tmp_path, policy, pg_url=service_store) as running:
         for path in write_messages(tmp_path / "parcel", declaration("M2", T_SHIRT)):
             running.post(SENDERS[path.stem[-3:]], path.read_bytes())
         running.service.batcher.flush()

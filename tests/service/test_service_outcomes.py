@@ -19,8 +19,8 @@ OPERATOR = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
-def held(tmp_path: Path, policy: Policy) -> Iterator[Running]:
-    with start(tmp_path, policy) as running:
+def held(tmp_path: Path, policy: Policy, service_store: str | None) -> Iterator[Running]:
+    with start(tmp_path, policy, pg_url=service_store) as running:
         for path in write_messages(tmp_path / "parcel", declaration("H1", FAR_BELOW)):
             code = path.stem.split("CEB")[-1]
             status, answer = running.post(SENDERS[code], path.read_bytes())
