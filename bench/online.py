@@ -1,23 +1,34 @@
 """The online service under load: `cbec serve` driven over HTTP by simulated enterprises.
 
     .venv/bin/python bench/online.py [--rate 300] [--seconds 60] [--nodes 50] [--connections 8]
+        [--store postgresql://USER@HOST/DB | --store local] [--processes 1]
 
 Simulates a day (`simulate_messages`, seed 1, 2024-06-15, 5 % defects) of `rate x seconds`
 parcels, written as the CEB messages its enterprises send (at most `--nodes` business nodes a
 message, each enterprise its own documents), registers every sender with its role and an API
-key, starts `cbec serve` on a fresh store in a child process, and then, from this process
-(asyncio, `--connections` HTTP connections):
+key in a fresh store, starts `cbec serve` on it in `--processes` child processes (each on its own
+port), and then, from this process (asyncio, `--connections` HTTP connections):
 
 - posts the messages in a realistic order, at `--rate` declaration lists a second (open loop):
   the families interleaved by their place in the day, so that a list's order, payment and waybill
   come about when it does (the companion window takes those that come just after it), each
-  message sent again until it is acknowledged;
-- reads every agent's receipts by long polling (`GET /v1/receipts?wait=`), and notes when each
-  list's decision receipt (its second CEB622: 800, or a 100, 300, 500) becomes readable.
+  message sent again until it is acknowledged; the POSTs go to the processes in turn;
+- reads every agent's receipts by long polling (`GET /v1/receipts?wait=`), each poll from the
+  next process in turn, and notes when each list's decision receipt (its second CEB622: 800, or a
+  100, 300, 500) becomes readable.
 
-Prints one JSON object (and writes bench/results/online_<nodes>.json): lists decided per second
-over the run (from the first POST to the last decision), the offered rate, and the p50 / p95 /
-p99 of the time from the POST of a list's message to its decision being readable. Lists whose
+The store is, by default, a new DuckDB file in a temporary folder (one process only: DuckDB has
+one writing process a file). With `--store postgresql://...` it is that database, if it holds no
+tables yet; otherwise the bench creates a new database `cbec_bench_online_<time>` on the same
+server (the URL's user needs CREATEDB) and drops it at the end. `--store local` starts a throwaway
+PostgreSQL server from the installed binaries (`cbec.store.pg_local`, fsync on) for the run. The
+document files of a PostgreSQL store go to a temporary folder (CBEC_DOCUMENTS_DIR).
+
+Prints one JSON object (and writes bench/results/online_<nodes>.json, or
+online_<nodes>_pg<processes>.json on PostgreSQL, or `--output`): the store kind and the number of
+processes, lists decided per second over the run (from the first POST to the last decision), the
+offered rate, the p50 / p95 / p99 of the time from the POST of a list's message to its decision
+being readable, and this machine's 1-minute load average sampled during the run. Lists whose
 order, payment or waybill never comes (the simulator's injected defects) are decided at the end
 of the companion window (`--window`, 20 s here instead of 10 minutes): they are counted apart and
 left out of the rate and the percentiles, which would otherwise measure the window. Messages are
@@ -37,8 +48,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import numpy as np
@@ -47,7 +61,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cbec.service import auth
 from cbec.simulate.messages import simulate_messages
-from cbec.store.embedded import Store
+from cbec.store import open_store
+from cbec.store.postgres import PostgresStore, redacted
 from clear_day import RESULTS, machine  # bench/ is on the path from here on
 
 DAY = dt.date(2024, 6, 15)
@@ -77,14 +92,20 @@ def messages_in_order(folder: Path) -> list[tuple[float, str, bytes]]:
     return found
 
 
-def register(db: Path, messages: list[tuple[float, str, bytes]]) -> dict[str, str]:
+def register(
+    target: str | Path, messages: list[tuple[float, str, bytes]], documents: Path
+) -> dict[str, str]:
     """Every sender registered with the roles of what it sends and an API key; code -> key."""
     roles: dict[str, set[str]] = {}
     for _, code, body in messages:
         sender = COP_CODE.search(body)
         assert sender is not None, "a simulated message without copCode"
         roles.setdefault(sender.group(1).decode(), set()).add(ROLE[code])
-    store = Store(db)
+    store = (
+        PostgresStore(target, documents_dir=documents)
+        if isinstance(target, str)
+        else open_store(target)
+    )
     try:
         keys = {}
         for code, its_roles in roles.items():
@@ -101,9 +122,49 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextmanager
+def postgres_store(given: str) -> Iterator[str]:
+    """The URL of an empty PostgreSQL database for the run: `given` if it holds no tables, else a
+    new database on the same server (dropped at the end); `local`: a throwaway server's."""
+    import psycopg
+
+    if given == "local":
+        from cbec.store import pg_local
+
+        server = pg_local.start(prefix="cbec-bench-online-pg-", durable=True)
+        try:
+            yield server.database_url("cbec_bench_online")
+        finally:
+            server.stop()
+        return
+    with psycopg.connect(given, autocommit=True) as con:
+        tables = con.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+        ).fetchone()
+        if tables is not None and tables[0] == 0:
+            yield given
+            return
+        name = f"cbec_bench_online_{int(time.time())}"
+        con.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(given)
+    fresh = urlunsplit(parts._replace(path="/" + name))
+    print(f"{redacted(given)} holds tables: using a new database {name}", file=sys.stderr)
+    try:
+        yield fresh
+    finally:
+        with psycopg.connect(given, autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def start_service(
-    db: Path, port: int, log: Path, batch_messages: int, window: float
+    target: str | Path,
+    port: int,
+    log: Path,
+    batch_messages: int,
+    window: float,
+    documents: Path,
 ) -> subprocess.Popen[bytes]:
+    store = ["--store", target] if isinstance(target, str) else ["--db", str(target)]
     environment = {
         **os.environ,
         "CBEC_ADMIN_TOKEN": "bench",
@@ -111,10 +172,11 @@ def start_service(
         "CBEC_RATE_PER_SECOND": "1000000",  # the limiter is not what is measured
         "CBEC_RATE_BURST": "1000000",
         "CBEC_COMPANION_WINDOW_SECONDS": str(window),
+        "CBEC_DOCUMENTS_DIR": str(documents),
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-c", SERVE, "serve", "--db", str(db), "--port", str(port)],
+            [sys.executable, "-c", SERVE, "serve", *store, "--port", str(port)],
             env=environment,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -132,7 +194,7 @@ def start_service(
 
 
 async def drive(
-    port: int,
+    ports: list[int],
     keys: dict[str, str],
     messages: list[tuple[float, str, bytes]],
     lists_per_message: list[int],
@@ -140,7 +202,9 @@ async def drive(
     connections: int,
     drain: float,
 ) -> dict[str, Any]:
-    base = f"http://127.0.0.1:{port}"
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    turn = iter(range(1 << 62))  # the POSTs and polls go to the processes in turn
+    load: list[float] = []  # this machine's 1-minute load average, every 5 s
     limits = httpx.Limits(max_connections=connections + len(keys))
     posted_at: dict[str, float] = {}  # cop_no -> when its message's POST began
     decided_at: dict[str, float] = {}
@@ -148,8 +212,15 @@ async def drive(
     expected = sum(lists_per_message)
     queue: asyncio.Queue[tuple[float, str, bytes] | None] = asyncio.Queue()
     stop = asyncio.Event()
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
         started = time.perf_counter()
+
+        async def sample_load() -> None:
+            while not stop.is_set():
+                load.append(os.getloadavg()[0])
+                await asyncio.sleep(5)
+
+        sampler = asyncio.create_task(sample_load())
 
         async def schedule() -> None:
             # Open loop: message m is due when its lists' share of the offered rate is reached.
@@ -176,7 +247,8 @@ async def drive(
                     for cop_no in COP_NO.findall(body):
                         posted_at.setdefault(cop_no.decode(), began)
                 while True:
-                    answer = await client.post("/v1/messages", content=body, headers=headers)
+                    base = bases[next(turn) % len(bases)]
+                    answer = await client.post(f"{base}/v1/messages", content=body, headers=headers)
                     if answer.status_code == 202:
                         break
                     if answer.status_code != 429:
@@ -188,7 +260,7 @@ async def drive(
             headers = {"Authorization": f"Bearer {key}"}
             while not stop.is_set():
                 answer = await client.get(
-                    "/v1/receipts",
+                    f"{bases[next(turn) % len(bases)]}/v1/receipts",
                     params={"after": cursor, "wait": 2, "limit": 1000},
                     headers=headers,
                 )
@@ -220,11 +292,11 @@ async def drive(
             if len(decided_at) != count:
                 last, count = time.perf_counter(), len(decided_at)
             elif time.perf_counter() - last > 15:
-                health = (await client.get("/health")).json()
+                health = (await client.get(f"{bases[0]}/health")).json()
                 if health["queue"] == 0:
                     break
         stop.set()
-        await asyncio.gather(*readers)
+        await asyncio.gather(*readers, sampler)
     timely = [c for c in decided_at if c in posted_at and c not in window_bound]
     finished = max((decided_at[c] for c in timely), default=time.perf_counter())
     latencies = np.array([decided_at[c] - posted_at[c] for c in timely] or [float("nan")])
@@ -239,6 +311,10 @@ async def drive(
             f"p{q}": round(float(np.percentile(latencies, q)), 3) for q in (50, 95, 99)
         }
         | {"max": round(float(latencies.max()), 3)},
+        "load_average_1min_during": {
+            "mean": round(float(np.mean(load)), 1),
+            "max": round(max(load), 1),
+        },
     }
 
 
@@ -260,37 +336,43 @@ def main() -> None:
         "--drain", type=float, default=300.0, help="seconds to wait for decisions after posting"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--store",
+        help="postgresql://USER@HOST/DB (empty, else a new database is made there), or `local`: "
+        "a throwaway PostgreSQL server for the run; default a new DuckDB file",
+    )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="`cbec serve` processes sharing the store"
+    )
+    parser.add_argument("--output", type=Path, help="the results file (default by store)")
     args = parser.parse_args()
+    if args.store and not (args.store == "local" or args.store.startswith("postgres")):
+        parser.error("--store takes a postgresql:// URL or `local`")
+    if args.processes < 1 or (args.processes > 1 and not args.store):
+        parser.error("--processes above 1 needs --store (DuckDB: one writing process a file)")
     parcels = int(args.rate * args.seconds)
     with tempfile.TemporaryDirectory(prefix="cbec-bench-online-") as temp:
         root = Path(temp)
         simulate_messages(parcels, args.seed, DAY, root / "day", nodes_per_message=args.nodes)
         messages = messages_in_order(root / "day")
         lists = [len(COP_NO.findall(b)) if c == "621" else 0 for _, c, b in messages]
-        keys = register(root / "service.duckdb", messages)
-        port = free_port()
-        service = start_service(
-            root / "service.duckdb", port, root / "serve.log", args.batch_messages, args.window
-        )
-        try:
-            measured = asyncio.run(
-                drive(port, keys, messages, lists, args.rate, args.connections, args.drain)
-            )
-            metrics = httpx.get(
-                f"http://127.0.0.1:{port}/metrics",
-                headers={"Authorization": "Bearer bench"},
-                timeout=30,
-            ).text
-        finally:
-            service.terminate()
-            service.wait(timeout=60)
-    counters = dict(
-        line.split(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#")
-    )
+        if args.store:
+            with postgres_store(args.store) as url:
+                measured, metrics = run(args, url, root, messages, lists)
+        else:
+            measured, metrics = run(args, root / "service.duckdb", root, messages, lists)
+    counters: dict[str, str] = {}
+    for text in metrics:  # every process's counters and histogram buckets, summed
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                key, value = line.split(" ", 1)
+                counters[key] = str(float(counters.get(key, "0")) + float(value))
     served = _histogram(counters, "cbec_receipt_latency_seconds")
     result = {
         "benchmark": "online",
         "machine": machine(),
+        "store": "postgresql" if args.store else "duckdb",
+        "processes": args.processes,
         "settings": {
             "offered_lists_per_second": args.rate,
             "seconds": args.seconds,
@@ -301,6 +383,7 @@ def main() -> None:
             "messages": len(messages),
             "parcels": parcels,
             "signed": False,
+            "postgresql": None if not args.store else "local" if args.store == "local" else "given",
         },
         **measured,
         "batches": int(float(counters.get("cbec_batches_total", "0"))),
@@ -321,8 +404,55 @@ def main() -> None:
         "date": dt.date.today().isoformat(),
     }
     print(json.dumps(result, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"online_{args.nodes}.json").write_text(json.dumps(result, indent=2) + "\n")
+    suffix = f"_pg{args.processes}" if args.store else ""
+    output = args.output or RESULTS / f"online_{args.nodes}{suffix}.json"
+    output.parent.mkdir(exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def run(
+    args: argparse.Namespace,
+    target: str | Path,
+    root: Path,
+    messages: list[tuple[float, str, bytes]],
+    lists: list[int],
+) -> tuple[dict[str, Any], list[str]]:
+    """Registers the senders in the store at `target`, starts the processes, drives them; the
+    measures and each process's /metrics text."""
+    documents = root / "documents"
+    documents.mkdir()
+    keys = register(target, messages, documents)
+    ports = [free_port() for _ in range(args.processes)]
+    services: list[subprocess.Popen[bytes]] = []
+    try:
+        for index, port in enumerate(ports):
+            services.append(
+                start_service(
+                    target,
+                    port,
+                    root / f"serve{index}.log",
+                    args.batch_messages,
+                    args.window,
+                    documents,
+                )
+            )
+        measured = asyncio.run(
+            drive(ports, keys, messages, lists, args.rate, args.connections, args.drain)
+        )
+        metrics = [
+            httpx.get(
+                f"http://127.0.0.1:{port}/metrics",
+                headers={"Authorization": "Bearer bench"},
+                timeout=30,
+            ).text
+            for port in ports
+        ]
+    finally:
+        for service in services:
+            service.terminate()
+        for service in services:
+            service.wait(timeout=60)
+    return measured, metrics
 
 
 def _histogram(samples: dict[str, str], name: str) -> dict[str, Any]:
