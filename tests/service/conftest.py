@@ -37,6 +37,14 @@ def service_store(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
 
 
 @pytest.fixture(scope="module", params=STORES)
+def module_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str | None:
+    """`service_store` for a module's shared service."""
+    return _database(request, tmp_path_factory.mktemp("module_store"))
+
+
+@pytest.fixture(scope="module", params=STORES)
 def cleared(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, policy: Policy
 ) -> Iterator[Running]:

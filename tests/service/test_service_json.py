@@ -35,9 +35,11 @@ def _json_messages(rows: dict[str, list[dict[str, Any]]]) -> list[tuple[str, dic
 
 
 @pytest.fixture(scope="module")
-def posted(tmp_path_factory: pytest.TempPathFactory, policy: Policy) -> Iterator[Running]:
+def posted(
+    tmp_path_factory: pytest.TempPathFactory, policy: Policy, module_store: str | None
+) -> Iterator[Running]:
     root = tmp_path_factory.mktemp("json")
-    with start(root, policy) as running:
+    with start(root, policy, pg_url=module_store) as running:
         for code, message in _json_messages(declaration("J1", T_SHIRT)):
             response = running.client.post(
                 "/v1/messages",

@@ -15,9 +15,11 @@ from cbec.service import auth
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory, policy: Policy) -> Iterator[Running]:
+def running(
+    tmp_path_factory: pytest.TempPathFactory, policy: Policy, module_store: str | None
+) -> Iterator[Running]:
     root = tmp_path_factory.mktemp("refusals")
-    with start(root, policy) as service:
+    with start(root, policy, pg_url=module_store) as service:
         write_messages(root / "parcel", declaration("R1", T_SHIRT))
         yield service
 
@@ -81,8 +83,7 @@ def test_a_body_that_is_neither_xml_nor_json_is_415(running: Running) -> None:
 def test_an_unreadable_message_is_400_and_not_logged(running: Running) -> None:
     status, answer = running.post(LOGISTICS, b"<not-a-ceb-message/>")
     assert (status, answer["error"]) == (400, "message_unreadable")
-    con = running.service.store.con.con
-    assert con.execute("SELECT count(*) FROM service_intake").fetchall()[0][0] == 0
+    assert running.rows("SELECT count(*) FROM service_intake") == [(0,)]
 
 
 def test_over_the_rate_is_429(running: Running) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -77,8 +78,6 @@ class PostgresJournal:
         provides: Sequence[str] = (),
         needs: Sequence[str] = (),
     ) -> tuple[int, bool]:
-        import time
-
         with self._requests_lock:
             with self.requests.transaction():
                 added = self.requests.execute(
