@@ -100,3 +100,20 @@ def test_the_first_chart_shows_imports_and_exports_apart(both_ways: Path) -> Non
         "exports, 2024-06": {"2024-06-12": 120.0, "2024-06-20": 120.0},
         "exports, 2023-06 (same days, a year before)": {"2024-06-12": 120.0},
     }
+
+
+def test_the_country_chart_keeps_origins_and_destinations_apart(both_ways: Path) -> None:
+    """Exports go to the United States (502); the imports' lists name no country of their own
+    (their lines do): the chart has one bar series for each direction, never one sum."""
+    from cbec.stats.report import _charts
+
+    store = Store(both_ways)
+    source = Facts(store)
+    try:
+        figures = _charts(source, Period.parse("2024-06"))
+    finally:
+        source.close()
+        store.close()
+    country = next(f for f in figures if f.layout.title.text.startswith("Value by country"))
+    traces = {trace.name: dict(zip(trace.x, trace.y, strict=True)) for trace in country.data}
+    assert traces == {"imports": {"unknown": 300.0}, "exports": {"502": 240.0}}

@@ -115,22 +115,34 @@ def write_report(
 
 
 def _charts(source: Facts, period: Period) -> list[go.Figure]:
+    """The trend, then one chart per breakdown with imports and exports as separate bars (the
+    top of each): a country is an origin for imports and a destination for exports."""
     figures = [trend_figure(source, period)]
     for by, title, label_column, measure in (
         ("mode", "Value by customs supervision mode (CNY)", "mode", "value"),
         ("province", "Value by province (CNY)", "province_name", "value"),
-        ("country", f"Value by country, top {TOP} (CNY)", "country", "value"),
+        (
+            "country",
+            f"Value by country of origin (imports) and destination (exports), top {TOP} (CNY)",
+            "country",
+            "value",
+        ),
         ("chapter", f"Value by tariff chapter, top {TOP} (CNY)", "chapter", "value"),
         ("platform", f"Declarations by platform, top {TOP}", "platform", "declarations"),
     ):
-        table = statistics(source, [by], period.start, period.end)
-        top = table.order_by([table[measure].desc(), by]).limit(TOP).to_pyarrow().to_pylist()
+        table = statistics(source, ["direction", by], period.start, period.end)
         figure = go.Figure()
-        figure.add_bar(
-            x=[_label(row, by, label_column) for row in top],
-            y=[float(row[measure]) for row in top],
-        )
+        for direction, noun in DIRECTIONS:
+            mine = table.filter(table.direction == direction)
+            top = mine.order_by([mine[measure].desc(), by]).limit(TOP).to_pyarrow().to_pylist()
+            if top:
+                figure.add_bar(
+                    x=[_label(row, by, label_column) for row in top],
+                    y=[float(row[measure]) for row in top],
+                    name=noun,
+                )
         _layout(figure, title)
+        figure.update_layout(barmode="group")
         figures.append(figure)
     return figures
 
