@@ -198,27 +198,24 @@ def warehouse_reconcile(
     ),
     store_url: StoreOption = None,
 ) -> None:
-    """Check the stock ledger against the released bonded declarations: the quantity released
-    per item must equal what their lines declared. Exit status 1 if any item differs."""
+    """Check the stock ledger against the bonded declarations, per item: taken out (released
+    + held) must equal the lines of the admitted lists, returned the lines of their accepted
+    returns, and on hand = entered - taken + returned. Exit status 1 if any item differs."""
+    from cbec.ledgers import stock
+
     store = _open(db, store_url)
     try:
         table = store.stock_reconciliation()
     finally:
         store.close()
-    differing = [
-        row
-        for row in table.to_pylist()
-        if (row["ledger_released"] or 0) != (row["declared_released"] or 0)
-    ]
+    differing = [(row, found) for row in table.to_pylist() if (found := stock.differences(row))]
     console.print(
-        f"{table.num_rows:,} item record(s) released; "
+        f"{table.num_rows:,} item record(s); "
         f"{len(differing):,} differ between the ledger and the declarations."
     )
-    for row in differing[:50]:
+    for row, found in differing[:50]:
         console.print(
-            f"  {row['ems_no']} {row['item_record_no']}: ledger {row['ledger_released']}, "
-            f"declarations {row['declared_released']}",
-            highlight=False,
+            f"  {row['ems_no']} {row['item_record_no']}: {'; '.join(found)}", highlight=False
         )
     if differing:
         raise typer.Exit(1)

@@ -5,8 +5,10 @@ A return is accepted when the declaration list was released and the application 
 the supervision site within 45). Its lines (all, when it names none) then pay no tax and give the
 buyer's annual allowance back (DESIGN.md, "The annual allowance": returns give the value back).
 A cancellation is accepted only for a declaration list not yet released (domain digest section 3,
-an assumption there): in the batch path every list is decided when it is cleared, so a
-cancellation finds it released (apply for a return instead) or rejected (nothing to cancel).
+an assumption there): one held for review (300, e.g. beyond its agent's guarantee) is closed (899)
+and gives back the stock, allowance and yearly quantities it kept; a released list is refused
+(apply for a return instead), as are one held for inspection (500, its result decides) and a
+rejected or closed one (nothing to cancel).
 
 Returns are a small share of the traffic; they are judged row by row here, in Python, over the
 few declarations they name (joined in bulk by the caller).

@@ -111,3 +111,27 @@ def releases(wanted: ir.Table, released: ir.Table, kind: str = "release") -> ir.
         gnum=out.gnum,
         entry_time=out.decl_time,
     )
+
+
+def differences(row: Mapping[str, Any]) -> list[str]:
+    """What does not reconcile for one item of `Store.stock_reconciliation` (empty: it does).
+
+    The issue's balance: on hand = entries - releases + returns, where releases are what the
+    admitted bonded lists declared (released, or held: a held list keeps its stock) and returns
+    what their accepted returns gave back."""
+    found = []
+    taken = row["released"] + row["held"]
+    if taken != row["declared_taken"]:
+        found.append(
+            f"taken out {_q(taken)} (released + held), declared {_q(row['declared_taken'])}"
+        )
+    if row["returned"] != row["declared_returned"]:
+        found.append(f"returned {_q(row['returned'])}, declared {_q(row['declared_returned'])}")
+    balance = row["entered"] - taken + row["returned"]
+    if row["on_hand"] != balance:
+        found.append(f"on hand {_q(row['on_hand'])}, entered - taken + returned = {_q(balance)}")
+    return found
+
+
+def _q(qty: Decimal) -> str:
+    return f"{qty.normalize():f}"  # 4.00000 -> 4, 0.50000 -> 0.5

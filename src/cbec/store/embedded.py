@@ -285,17 +285,17 @@ class Store:
         ).to_arrow_table()
 
     def stock_reconciliation(self) -> pa.Table:
-        """Per item: the stock released according to the ledger, and according to the released
-        bonded declarations' lines in the stored documents; they must agree."""
+        """Per item: the ledger's figures (entered, released, held, returned, on hand) and what
+        the stored documents say was taken out (the lines of the admitted bonded lists: released,
+        held for inspection or review) and given back (their returned lines);
+        `stock.differences` says which must agree."""
         heads = self.document_paths("inventories")
         lines = self.document_paths("inventory_lines")
-        if not heads or not lines:
-            return self.con.con.sql(
-                "SELECT ems_no, item_record_no, -sum(qty) AS ledger_released, "
-                "CAST(NULL AS DECIMAL(38,5)) AS declared_released FROM stock_ledger "
-                "WHERE kind = 'release' GROUP BY ALL"
-            ).to_arrow_table()
-        return self.con.con.sql(_RECONCILIATION, params=[heads, lines]).to_arrow_table()
+        if not heads or not lines:  # no declaration lists stored: nothing declared
+            query = _RECONCILIATION.format(declared=_NOTHING_DECLARED)
+            return self.con.con.sql(query).to_arrow_table()
+        query = _RECONCILIATION.format(declared=_DECLARED)
+        return self.con.con.sql(query, params=[heads, lines]).to_arrow_table()
 
     def known_files(self) -> set[tuple[str, str]]:
         rows = self.con.raw_sql("SELECT stem, sha256 FROM document_files").fetchall()
@@ -525,24 +525,54 @@ _RELEASED_COLUMNS = (
     "late_fee_paid",
 )
 
-# Stock taken out by the ledger against what the released bonded lists declared (qty1, else qty).
-_RECONCILIATION = """
-WITH heads AS (
+# The stock ledger per item against the documents. A list held for the guarantee keeps its stock
+# as `held` (given back by a cancellation, made a `release` by its release), one released or held
+# by the risk selection as `release`: so the declared side counts every admitted list (800, 500,
+# 300) and the ledger side both kinds. A cancelled (899) or inspection-rejected (100) list nets 0.
+_DECLARED = """
+heads AS (
     SELECT DISTINCT coalesce(agent_code, '') AS agent_code, cop_no, ems_no FROM read_parquet(?)
 ), lines AS (
     SELECT DISTINCT coalesce(agent_code, '') AS agent_code, cop_no, gnum, item_record_no,
            coalesce(qty1, qty) AS qty FROM read_parquet(?)
-), declared AS (
-    SELECT h.ems_no, l.item_record_no, sum(l.qty) AS declared_released
+), admitted AS (
+    SELECT h.ems_no, l.item_record_no, d.agent_code, d.cop_no, l.gnum, l.qty
     FROM decisions d JOIN heads h USING (agent_code, cop_no)
     JOIN lines l USING (agent_code, cop_no)
     WHERE d.status IN (800, 500, 300) AND d.trade_mode IN ('1210', '1239')
+), back AS (
+    SELECT DISTINCT coalesce(agent_code, '') AS agent_code, cop_no, gnum FROM returned_lines
+), declared AS (
+    SELECT a.ems_no, a.item_record_no, sum(a.qty) AS declared_taken,
+           sum(a.qty) FILTER (WHERE b.gnum IS NOT NULL) AS declared_returned
+    FROM admitted a LEFT JOIN back b USING (agent_code, cop_no, gnum)
     GROUP BY ALL
-), ledger AS (
-    SELECT ems_no, item_record_no, -sum(qty) AS ledger_released
-    FROM stock_ledger WHERE kind = 'release' GROUP BY ALL
+)"""
+_NOTHING_DECLARED = """
+declared AS (
+    SELECT CAST(NULL AS VARCHAR) AS ems_no, CAST(NULL AS VARCHAR) AS item_record_no,
+           CAST(NULL AS DECIMAL(38,5)) AS declared_taken,
+           CAST(NULL AS DECIMAL(38,5)) AS declared_returned
+    WHERE false
+)"""
+_RECONCILIATION = """
+WITH {declared}, ledger AS (
+    SELECT ems_no, item_record_no,
+           sum(qty) FILTER (WHERE kind = 'entry') AS entered,
+           -sum(qty) FILTER (WHERE kind = 'release') AS released,
+           -sum(qty) FILTER (WHERE kind IN ('held', 'cancel')) AS held,
+           sum(qty) FILTER (WHERE kind = 'return') AS returned,
+           sum(qty) AS on_hand
+    FROM stock_ledger GROUP BY ALL
 )
-SELECT ems_no, item_record_no, ledger_released, declared_released
+SELECT ems_no, item_record_no,
+       CAST(coalesce(entered, 0) AS DECIMAL(38,5)) AS entered,
+       CAST(coalesce(released, 0) AS DECIMAL(38,5)) AS released,
+       CAST(coalesce(held, 0) AS DECIMAL(38,5)) AS held,
+       CAST(coalesce(returned, 0) AS DECIMAL(38,5)) AS returned,
+       CAST(coalesce(on_hand, 0) AS DECIMAL(38,5)) AS on_hand,
+       CAST(coalesce(declared_taken, 0) AS DECIMAL(38,5)) AS declared_taken,
+       CAST(coalesce(declared_returned, 0) AS DECIMAL(38,5)) AS declared_returned
 FROM ledger FULL JOIN declared USING (ems_no, item_record_no)
 ORDER BY ems_no, item_record_no
 """
