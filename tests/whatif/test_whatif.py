@@ -451,6 +451,58 @@ def test_whatif_with_the_recorded_baseline_prints_the_same_figures(
     assert reports["recorded"]["recorded_runs"] == 1
 
 
+def _whatif_json(recorded: Recorded, reform: Path, out: Path, *options: str) -> dict[str, Any]:
+    result = runner.invoke(
+        app,
+        [
+            "whatif", "--db", str(recorded.db), "--period", "2024-06", "--reform", str(reform),
+            "--format", "json", "--out", str(out), *options,
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return report
+
+
+def test_day_by_day_gives_the_report_of_one_run_with_a_run_a_day(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """June cleared a day at a time: BUYER's allowance runs out across A1..A7 (June 1 to 7) and
+    the bonded stock across B1 and B2 (June 2 and 3), each day judged on what the days before it
+    used. Under 30,000 A5 fits (4,000 + 5 x 4,500 = 26,500), A6 too (29,500), A7 does not
+    (31,500): the same as the one run decides, and the same report."""
+    reform = _reform(tmp_path, ANNUAL, "annual.yaml")
+    one = _whatif_json(recorded, reform, tmp_path / "one.json")
+    runs = tmp_path / "runs"
+    by_day = _whatif_json(
+        recorded, reform, tmp_path / "by-day.json", "--by-day", "--work-dir", str(runs)
+    )
+    assert by_day == one
+    assert one["changes"]["newly_admitted"] == 1
+    reform_decisions = _outcomes(runs / "reform" / "out" / "decisions.parquet")
+    assert [reform_decisions[f"A{i}"][0] for i in range(1, 8)] == [800] * 6 + [100]
+    assert reform_decisions["A7"][1] == ["over_annual_limit"]
+    assert _outcomes(runs / "baseline" / "out" / "decisions.parquet")["B2"] == (
+        100,
+        ["stock_insufficient"],
+    )
+    # Each clearing run held one day's declarations, and the days came in date order.
+    days = {"01": 1, "02": 2, "03": 2, "04": 1, "05": 1, "06": 1, "07": 1}
+    days.update({"10": 1, "11": 1, "12": 1, "13": 1})
+    for scenario in ("baseline", "reform"):
+        con = duckdb.connect(str(runs / scenario / "scratch.duckdb"), read_only=True)
+        try:
+            batches = con.execute(
+                "SELECT strftime(min(decl_time), '%d'), "
+                "max(decl_time)::DATE - min(decl_time)::DATE, count(*) "
+                "FROM decisions JOIN batches USING (batch_id) "
+                "GROUP BY batch_id ORDER BY min(committed_at)"
+            ).fetchall()
+        finally:
+            con.close()
+        assert [(day, 0, count) for day, count in days.items()] == batches
+
+
 def test_whatif_writes_tables_and_a_standalone_page_and_leaves_the_store_unchanged(
     recorded: Recorded, tmp_path: Path
 ) -> None:
