@@ -13,6 +13,7 @@ import contextlib
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,11 +32,13 @@ from cbec.store import DEFAULT_MEMORY_LIMIT
 if TYPE_CHECKING:
     from cbec.policy.reforms import Reform, RowChanges, Rules
     from cbec.stats.periods import Period
+    from cbec.whatif.replay import EngineFor
     from cbec.whatif.report import Report
 
 
 FORMATS = ("table", "json", "html")
 BASELINES = ("re-clear", "recorded")
+ENGINES = ("duckdb", "spark")
 
 
 def _rules(
@@ -208,9 +211,34 @@ def whatif(
             "when the period was cleared in one run under the current rules).",
         ),
     ] = "re-clear",
+    by_day: Annotated[
+        bool,
+        typer.Option(
+            "--by-day",
+            help="Clear the period one day at a time, in date order, into the same scratch "
+            "stores: the same report, with a clearing run that holds one day (a long period).",
+        ),
+    ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="duckdb: in this process (the default); spark: each clearing run on the Spark "
+            "cluster of --master (--work-dir on a path every worker reads).",
+        ),
+    ] = "duckdb",
+    master: Annotated[
+        str,
+        typer.Option(
+            "--master",
+            envvar="CBEC_SPARK_MASTER",
+            help="Spark master for --engine spark: local[N] or spark://HOST:7077.",
+        ),
+    ] = "local[2]",
 ) -> None:
     """Re-clear a period's recorded declarations under reformed rules, beside the current rules,
     without touching the store; report what changes."""
+    from cbec.engines.spark import SparkError
     from cbec.stats.periods import Period, PeriodError
     from cbec.whatif.replay import ReplayError
 
@@ -223,6 +251,9 @@ def whatif(
     if baseline not in BASELINES:
         raise fail(f"--baseline {baseline!r} is not a baseline; write re-clear or recorded")
     recorded = baseline == "recorded"
+    engine = engine.lower()
+    if engine not in ENGINES:
+        raise fail(f"--engine {engine!r}: choose duckdb or spark")
     try:
         span = Period.parse(period)
     except PeriodError as exc:
@@ -234,20 +265,38 @@ def whatif(
         raise fail(f"--db {source}: no store there")
     current, loaded = _rules(tariff, positive_list, reform)
     reformed = _applied(current, loaded)
+    how = _How(memory_limit, recorded, by_day, _engine_for(engine, master))
     try:
         if work_dir is not None:
-            report = _run(source, span, current, reformed, loaded, work_dir, memory_limit, recorded)
+            report = _run(source, span, current, reformed, loaded, work_dir, how)
         else:
             with tempfile.TemporaryDirectory(prefix="cbec-whatif-") as scratch:
-                report = _run(
-                    source, span, current, reformed, loaded, Path(scratch), memory_limit, recorded
-                )
-    except ReplayError as exc:
+                report = _run(source, span, current, reformed, loaded, Path(scratch), how)
+    except (ReplayError, SparkError) as exc:
         raise fail(str(exc)) from None
     try:
         _write(report, output_format, out)
     except OSError as exc:
         raise fail(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+
+
+@dataclass(frozen=True)
+class _How:
+    """How the replay runs: engine memory, which baseline, by day or not, on which engine."""
+
+    memory_limit: str
+    recorded: bool
+    by_day: bool
+    engine: EngineFor | None
+
+
+def _engine_for(engine: str, master: str) -> EngineFor | None:
+    """Each clearing run's engine: None for the scratch store's DuckDB, else Spark on `master`."""
+    if engine == "duckdb":
+        return None
+    from cbec.engines.spark import spark_engine
+
+    return lambda store: spark_engine(store, master)
 
 
 def _run(
@@ -257,15 +306,16 @@ def _run(
     reformed: Rules,
     reforms: list[Reform],
     workdir: Path,
-    memory_limit: str,
-    recorded: bool = False,
+    how: _How,
 ) -> Report:
     from cbec.whatif.replay import policy_of, replay
     from cbec.whatif.report import ReformInfo, build_report
 
     policies = {"baseline": policy_of(current), "reform": policy_of(reformed)}
-    # A re-clearing reports 7 steps; the recorded baseline 1.
-    steps = 1 + 7 * len(policies) - (6 if recorded else 0) + 1
+    # A re-clearing reports 7 steps a run (a run a day with --by-day); the recorded baseline 1.
+    runs = (span.end - span.start).days if how.by_day else 1
+    cleared = len(policies) - how.recorded
+    steps = 1 + 7 * runs * cleared + how.recorded + 1
     with Progress(
         TextColumn("[bold]{task.description:<34}"),
         BarColumn(),
@@ -285,9 +335,11 @@ def _run(
                 span,
                 policies,
                 workdir,
-                memory_limit,
+                how.memory_limit,
                 progress=advance,
-                recorded_scenario="baseline" if recorded else None,
+                recorded_scenario="baseline" if how.recorded else None,
+                by_day=how.by_day,
+                engine=how.engine,
             )
         advance("comparing")
         infos = [ReformInfo(r.name, r.description, str(r.path)) for r in reforms]

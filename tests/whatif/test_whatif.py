@@ -451,6 +451,67 @@ def test_whatif_with_the_recorded_baseline_prints_the_same_figures(
     assert reports["recorded"]["recorded_runs"] == 1
 
 
+def test_day_by_day_gives_the_report_of_one_run_with_a_run_a_day(
+    replayed: Replay, recorded: Recorded, tmp_path: Path
+) -> None:
+    """June cleared a day at a time: BUYER's allowance runs out across A1..A7 (June 1 to 7) and
+    the bonded stock across B1 and B2 (June 2 and 3), each day judged on what the days before it
+    used. Under 30,000 A5 fits (4,000 + 5 x 4,500 = 26,500), A6 too (29,500), A7 does not
+    (31,500): the same as the one run decides, and the same report."""
+    reform = recorded.root / "annual.yaml"  # the `replayed` fixture's, cleared in one run
+    one_run = dataclasses.replace(
+        replayed,
+        scenarios={
+            "baseline": replayed.scenarios["baseline"],
+            "reform": replayed.scenarios["annual"],
+        },
+    )
+    one = _report_json(one_run, ReformInfo("30,000", "", str(reform)))
+    runs = tmp_path / "runs"
+    out = tmp_path / "by-day.json"
+    result = runner.invoke(
+        app,
+        [
+            "whatif", "--db", str(recorded.db), "--period", "2024-06", "--reform", str(reform),
+            "--format", "json", "--out", str(out), "--by-day", "--work-dir", str(runs),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    by_day = json.loads(out.read_text(encoding="utf-8"))
+    assert by_day == one
+    assert one["changes"]["newly_admitted"] == 1
+    # And every decision and tax line (the days' files joined by DuckDB are written nullable).
+    for name, scenario in one_run.scenarios.items():
+        for joined_file, one_file in (
+            (runs / name / "out" / "decisions.parquet", scenario.decisions),
+            (runs / name / "out" / "tax_lines.parquet", scenario.tax_lines),
+        ):
+            one_table = pq.read_table(one_file)
+            assert pq.read_table(joined_file).cast(one_table.schema) == one_table
+    reform_decisions = _outcomes(runs / "reform" / "out" / "decisions.parquet")
+    assert [reform_decisions[f"A{i}"][0] for i in range(1, 8)] == [800] * 6 + [100]
+    assert reform_decisions["A7"][1] == ["over_annual_limit"]
+    assert _outcomes(runs / "baseline" / "out" / "decisions.parquet")["B2"] == (
+        100,
+        ["stock_insufficient"],
+    )
+    # Each clearing run held one day's declarations, and the days came in date order.
+    days = {"01": 1, "02": 2, "03": 2, "04": 1, "05": 1, "06": 1, "07": 1}
+    days.update({"10": 1, "11": 1, "12": 1, "13": 1})
+    for scenario in ("baseline", "reform"):
+        con = duckdb.connect(str(runs / scenario / "scratch.duckdb"), read_only=True)
+        try:
+            batches = con.execute(
+                "SELECT strftime(min(decl_time), '%d'), "
+                "max(decl_time)::DATE - min(decl_time)::DATE, count(*) "
+                "FROM decisions JOIN batches USING (batch_id) "
+                "GROUP BY batch_id ORDER BY min(committed_at)"
+            ).fetchall()
+        finally:
+            con.close()
+        assert [(day, 0, count) for day, count in days.items()] == batches
+
+
 def test_whatif_writes_tables_and_a_standalone_page_and_leaves_the_store_unchanged(
     recorded: Recorded, tmp_path: Path
 ) -> None:
@@ -514,6 +575,7 @@ tariff:
         (["--period", "2023-06"], "no recorded declarations in 2023-06"),
         (["--format", "pdf"], "--format 'pdf' is not a format"),
         (["--baseline", "stored"], "--baseline 'stored' is not a baseline"),
+        (["--engine", "polars"], "--engine 'polars': choose duckdb or spark"),
         (["--db", "{nodb}"], "no store there"),
         (["--work-dir", "{used}"], "is not empty; give a new or empty folder"),
     ],

@@ -14,18 +14,29 @@ not replayed (they are messages about decisions, not declarations).
 One scenario may instead be taken as the store recorded it (`recorded_scenario`, the CLI's
 `--baseline recorded`): its output files are the store's decisions and tax lines of the same
 declarations, which saves one clearing run (docs/whatif.md says when that is the same baseline).
+
+With `by_day`, each scenario clears the period one day at a time, in date order, into the same
+scratch store: a day's declarations (by their recorded `decl_time`) and the companions they name
+are split out of the period's documents into a folder of their own, and each day sees the allowance,
+stock and risk history the days before it left, as the one run judges them in declaration-time
+order (DESIGN.md, "Sequential ledgers"): the same decisions, with a clearing run that holds one day.
+The days' output files are then joined into the scenario's. `engine` gives each clearing run its
+engine (the Spark one, `cbec whatif --engine spark`); by default the scratch store's DuckDB.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from cbec.documents.schemas import DECISION, IMPORT_DOCUMENTS, TAX_LINE, Document
+from cbec.engines import Engine
 from cbec.pipeline import Policy, clear
 from cbec.policy.reforms import Rules
 from cbec.stats.periods import Period
@@ -33,6 +44,9 @@ from cbec.store import DEFAULT_MEMORY_LIMIT
 from cbec.store.embedded import Store
 
 Progress = Callable[[str], None]
+# The engine of one clearing run on a scratch store, opened and closed around the run; None: the
+# store's own DuckDB connection.
+EngineFor = Callable[[Store], AbstractContextManager[Engine | None]]
 
 
 class ReplayError(Exception):
@@ -62,6 +76,8 @@ class Replay:
     # The scenario taken from the store's recorded decisions instead of re-cleared, if any.
     recorded_scenario: str | None = None
     runs: int = 0  # clearing runs (batches) that recorded the period's decisions
+    # With `by_day`: the days cleared one after the other, and each day's declarations.
+    days: dict[dt.date, int] = field(default_factory=dict)
 
 
 # Companion documents and how a declaration names them.
@@ -82,6 +98,8 @@ def replay(
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     progress: Progress | None = None,
     recorded_scenario: str | None = None,
+    by_day: bool = False,
+    engine: EngineFor | None = None,
 ) -> Replay:
     """Re-clear the store's declarations of `period` once per policy, in scratch stores under
     `workdir`; the store at `db` is only read.
@@ -89,7 +107,10 @@ def replay(
     `recorded_scenario` names a scenario (of `policies`, usually the baseline under the current
     rules) that is not re-cleared: its decisions and tax lines are the store's own, as recorded,
     for the same declarations. That saves one re-clearing, and gives the same figures when the
-    period was cleared under those rules in one run with all its documents (docs/whatif.md)."""
+    period was cleared under those rules in one run with all its documents (docs/whatif.md).
+
+    `by_day`: clear each scenario one day at a time, in date order, into its one scratch store
+    (the same decisions; a clearing run holds a day). `engine`: each clearing run's engine."""
     step = progress or (lambda _: None)
     if not db.is_file():
         raise ReplayError(f"--db {db}: no store there")
@@ -108,15 +129,19 @@ def replay(
             f"no recorded declarations in {period.label} ({period.start} to {period.end}, "
             f"end excluded) in {db}"
         )
+    days = _split_by_day(inputs, memory_limit, workdir) if by_day else {}
+    folders = [inputs / "days" / day.isoformat() for day in days] if by_day else [inputs]
     scenarios = {}
     for name, policy in policies.items():
         if name == recorded_scenario:
             step(f"{name}: as recorded")
             scenarios[name] = _recorded_scenario(name, inputs, workdir, memory_limit)
         else:
-            scenarios[name] = _clear_scenario(name, policy, inputs, workdir, memory_limit, step)
+            scenarios[name] = _clear_scenario(
+                name, policy, inputs, folders, workdir, memory_limit, step, engine
+            )
     return Replay(
-        period, count, inputs, inputs / "recorded.parquet", scenarios, recorded_scenario, runs
+        period, count, inputs, inputs / "recorded.parquet", scenarios, recorded_scenario, runs, days
     )
 
 
@@ -151,10 +176,20 @@ def _recorded_scenario(name: str, inputs: Path, workdir: Path, memory_limit: str
 
 
 def _clear_scenario(
-    name: str, policy: Policy, inputs: Path, workdir: Path, memory_limit: str, step: Progress
+    name: str,
+    policy: Policy,
+    inputs: Path,
+    folders: list[Path],
+    workdir: Path,
+    memory_limit: str,
+    step: Progress,
+    engine: EngineFor | None,
 ) -> Scenario:
+    """Clear `folders` (the period's documents, or its days in date order) one after the other
+    into the scenario's scratch store, seeded with the history before the period."""
     out = workdir / name / "out"
     store = Store(workdir / name / "scratch.duckdb", memory_limit=memory_limit)
+    engine_for = engine or _own_engine
     try:
         # The allowance used before the period, one ledger entry per buyer and year.
         store.con.con.execute(
@@ -172,10 +207,101 @@ def _clear_scenario(
                 "FROM read_parquet(?)",
                 [str(stock)],
             )
-        clear([inputs], store, out, policy, progress=lambda label: step(f"{name}: {label}"))
+        whole = folders == [inputs]
+        for folder in folders:
+            label = name if whole else f"{name}: {folder.name}"
+            day_out = out if whole else workdir / name / "days" / folder.name
+            with engine_for(store) as run_engine:
+                clear(
+                    [folder],
+                    store,
+                    day_out,
+                    policy,
+                    progress=_labelled(step, label),
+                    engine=run_engine,
+                )
+        if not whole:
+            _join_days(workdir / name / "days", out, memory_limit, workdir)
     finally:
         store.close()
     return Scenario(name, out / "decisions.parquet", out / "tax_lines.parquet")
+
+
+def _labelled(step: Progress, label: str) -> Progress:
+    return lambda text: step(f"{label}: {text}")
+
+
+@contextlib.contextmanager
+def _own_engine(store: Store) -> Iterator[Engine | None]:
+    yield None
+
+
+def _split_by_day(inputs: Path, memory_limit: str, workdir: Path) -> dict[dt.date, int]:
+    """Split the period's documents in `inputs` into `inputs/days/<date>/`, one folder per day
+    with declarations (by the recorded `decl_time`): the day's inventories and their lines, and
+    the companions they name. Each day's declarations, by day in date order."""
+    con = duckdb.connect(config={"memory_limit": memory_limit})
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"SET temp_directory = {_quoted(str(workdir / 'spill'))}")
+        recorded = _quoted(str(inputs / "recorded.parquet"))
+        counted = con.execute(
+            "SELECT CAST(decl_time AS DATE) AS day, count(*) FROM "
+            f"(SELECT DISTINCT agent_code, cop_no, decl_time FROM read_parquet({recorded})) "
+            "GROUP BY ALL ORDER BY day"
+        ).fetchall()
+        days = {row[0]: int(row[1]) for row in counted}
+        for day in days:
+            folder = inputs / "days" / day.isoformat()
+            folder.mkdir(parents=True)
+            start = dt.datetime.combine(day, dt.time())
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE day_keys AS SELECT DISTINCT agent_code, cop_no "
+                f"FROM read_parquet({recorded}) WHERE decl_time >= ? AND decl_time < ?",
+                [start, start + dt.timedelta(days=1)],
+            )
+            for stem in ("inventories", "inventory_lines"):
+                source = inputs / f"{stem}.parquet"
+                if source.exists():
+                    _copy(
+                        con,
+                        f"SELECT * FROM read_parquet({_quoted(str(source))}) "
+                        "SEMI JOIN day_keys USING (agent_code, cop_no)",
+                        folder / f"{stem}.parquet",
+                    )
+            declarations = _quoted(str(folder / "inventories.parquet"))
+            for stem, (first, second) in _COMPANIONS.items():
+                source = inputs / f"{stem}.parquet"
+                if source.exists():
+                    _copy(
+                        con,
+                        f"SELECT * FROM read_parquet({_quoted(str(source))}) SEMI JOIN "
+                        f"(SELECT DISTINCT {first}, {second} FROM read_parquet({declarations})) "
+                        f"USING ({first}, {second})",
+                        folder / f"{stem}.parquet",
+                    )
+        return days
+    finally:
+        con.close()
+
+
+def _join_days(days: Path, out: Path, memory_limit: str, workdir: Path) -> None:
+    """The days' output files as one scenario's, in the columns and order of `cbec clear`'s."""
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"memory_limit": memory_limit})
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"SET temp_directory = {_quoted(str(workdir / 'spill'))}")
+        for document in (DECISION, TAX_LINE):
+            files = _quoted(str(days / "*" / f"{document.stem}.parquet"))
+            columns = ", ".join(document.schema.names)
+            _copy(
+                con,
+                f"SELECT {columns} FROM read_parquet({files}) ORDER BY {', '.join(document.key)}",
+                out / f"{document.stem}.parquet",
+            )
+    finally:
+        con.close()
 
 
 def _extract(
