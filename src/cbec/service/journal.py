@@ -1,7 +1,7 @@
 """The service's journal: its intake log, receipt log, companion keys and the few registry reads
 a request needs, on whichever store the service runs (DuckDB here, PostgreSQL in
-`journal_pg.py`). Routes and the batcher call a `Journal`; only this module and `journal_pg.py`
-hold SQL for the service's tables.
+`journal_pg.py`). Routes and the batcher call a `Journal` and hold no SQL of their own; the
+embedded journal's statements are in `intake.py` and `companions.py`.
 
 Two sides, two connections. Requests (intake, receipts, keys, decisions, health) use one, so
 that an acknowledgement never waits for a micro-batch to clear; the batcher uses the other,
