@@ -3,16 +3,19 @@
     .venv/bin/python bench/online.py [--rate 300] [--seconds 60] [--nodes 50] [--connections 8]
         [--store postgresql://USER@HOST/DB | --store local] [--processes 1]
 
-Simulates a day (`simulate_messages`, seed 1, 2024-06-15, 5 % defects) of `rate x seconds`
-parcels, written as the CEB messages its enterprises send (at most `--nodes` business nodes a
-message, each enterprise its own documents), registers every sender with its role and an API
-key in a fresh store, starts `cbec serve` on it in `--processes` child processes (each on its own
-port), and then, from this process (asyncio, `--connections` HTTP connections):
+Simulates a day (`simulate_messages`, seed 1, 2024-06-15, `--defect-rate` defects, 5 % by
+default) of `rate x seconds` parcels, written as the CEB messages its enterprises send (at most
+`--nodes` business nodes a message, each enterprise its own documents), registers every sender
+with its role and an API key in a fresh store, starts `cbec serve` on it in `--processes` child
+processes (each on its own port), and then, from this process (asyncio, `--connections` HTTP
+connections):
 
 - posts the messages in a realistic order, at `--rate` declaration lists a second (open loop):
-  the families interleaved by their place in the day, so that a list's order, payment and waybill
-  come about when it does (the companion window takes those that come just after it), each
-  message sent again until it is acknowledged; the POSTs go to the processes in turn;
+  the families interleaved by their place in the day, and (`--order companions-first`, the
+  default) each declaration message after the messages holding its lists' orders, payments and
+  waybills, as agents declare; `--order interleaved` posts it at its own place, so that some
+  companions come after their list and the companion window holds it; each message is sent
+  again until it is acknowledged; the POSTs go to the processes in turn;
 - reads every agent's receipts by long polling (`GET /v1/receipts?wait=`), each poll from the
   next process in turn, and notes when each list's decision receipt (its second CEB622: 800, or a
   100, 300, 500) becomes readable.
@@ -78,9 +81,24 @@ NEVER_CAME = re.compile(r"Code:(order|payment|waybill)_missing")
 SERVE = "import sys; from cbec.cli import app; sys.argv[0] = 'cbec'; app()"
 
 
-def messages_in_order(folder: Path) -> list[tuple[float, str, bytes]]:
+ORDER_NO = re.compile(rb"<ceb:orderNo>([^<]+)</ceb:orderNo>")
+LOGISTICS_NO = re.compile(rb"<ceb:logisticsNo>([^<]+)</ceb:logisticsNo>")
+# The companion keys a message provides, by message code (the order and the payment by orderNo,
+# the waybill by logisticsNo: the keys the matching joins on).
+PROVIDES = {"311": (b"o", ORDER_NO), "411": (b"p", ORDER_NO), "511": (b"w", LOGISTICS_NO)}
+
+
+def messages_in_order(
+    folder: Path, order: str = "companions-first"
+) -> list[tuple[float, str, bytes]]:
     """(place in the day 0..1, code, body) of every message, families interleaved: message k of
-    a family of n goes at (k + 1) / n, companions before the list at the same place."""
+    a family of n goes at (k + 1) / n, companions before the list at the same place.
+
+    `companions-first` (what enterprises do: an agent declares a list once the platform, the
+    payment firm and the carrier have sent their documents) then moves each declaration
+    message just after the last message holding one of its lists' orders, payments or
+    waybills, when that comes later; `interleaved` leaves it at its own place, so that the
+    companion window holds some lists for companions still to come."""
     by_code: dict[str, list[Path]] = {}
     for path in sorted(folder.glob("*.xml")):
         by_code.setdefault(path.stem.split("_")[-1].removeprefix("CEB"), []).append(path)
@@ -88,6 +106,22 @@ def messages_in_order(folder: Path) -> list[tuple[float, str, bytes]]:
     for code, paths in by_code.items():
         for index, path in enumerate(paths):
             found.append(((index + 1) / len(paths), code, path.read_bytes()))
+    if order == "companions-first":
+        place_of: dict[bytes, float] = {}
+        for place, code, body in found:
+            if code in PROVIDES:
+                kind, pattern = PROVIDES[code]
+                for key in pattern.findall(body):
+                    place_of[kind + key] = place
+        moved = []
+        for place, code, body in found:
+            if code == "621":
+                needs = [b"o" + k for k in ORDER_NO.findall(body)]
+                needs += [b"p" + k for k in ORDER_NO.findall(body)]
+                needs += [b"w" + k for k in LOGISTICS_NO.findall(body)]
+                place = max([place, *(place_of.get(k, 0.0) for k in needs)])
+            moved.append((place, code, body))
+        found = moved
     found.sort(key=lambda m: (m[0], RANK[m[1]]))
     return found
 
@@ -337,6 +371,18 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--order",
+        choices=("companions-first", "interleaved"),
+        default="companions-first",
+        help="a list's message after its companions' (default), or at its own place in the day",
+    )
+    parser.add_argument(
+        "--defect-rate",
+        type=float,
+        default=0.05,
+        help="the simulator's injected defects (0: every list complete, the service's own speed)",
+    )
+    parser.add_argument(
         "--store",
         help="postgresql://USER@HOST/DB (empty, else a new database is made there), or `local`: "
         "a throwaway PostgreSQL server for the run; default a new DuckDB file",
@@ -353,8 +399,10 @@ def main() -> None:
     parcels = int(args.rate * args.seconds)
     with tempfile.TemporaryDirectory(prefix="cbec-bench-online-") as temp:
         root = Path(temp)
-        simulate_messages(parcels, args.seed, DAY, root / "day", nodes_per_message=args.nodes)
-        messages = messages_in_order(root / "day")
+        simulate_messages(
+            parcels, args.seed, DAY, root / "day", args.defect_rate, nodes_per_message=args.nodes
+        )
+        messages = messages_in_order(root / "day", args.order)
         lists = [len(COP_NO.findall(b)) if c == "621" else 0 for _, c, b in messages]
         if args.store:
             with postgres_store(args.store) as url:
@@ -376,6 +424,8 @@ def main() -> None:
         "settings": {
             "offered_lists_per_second": args.rate,
             "seconds": args.seconds,
+            "defect_rate": args.defect_rate,
+            "order": args.order,
             "nodes_per_message": args.nodes,
             "connections": args.connections,
             "batch_max_messages": args.batch_messages,

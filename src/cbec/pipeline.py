@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -60,7 +60,11 @@ class ClearResult:
     errors: list[RowError] = field(default_factory=list)
     messages: int = 0  # CEB message files read
     unreadable_messages: int = 0  # answered with a CEB900
-    receipts: int = 0  # receipt files written under OUT/receipts
+    receipts: int = 0  # receipt files written under OUT/receipts (or kept, below)
+    # The receipts themselves, when `clear(keep_receipts=True)` keeps them instead of writing
+    # them (the service records them in its store: writing files to read them back cost more
+    # than building them).
+    kept_receipts: list[receipts.RenderedReceipt] = field(default_factory=list)
     # Seconds spent reading CEB messages and writing their receipts (the XML share of a run).
     message_seconds: float = 0.0
     receipt_seconds: float = 0.0
@@ -157,10 +161,12 @@ def clear(
     require_signatures: bool = False,
     receipt_signer: receipts.ReceiptSigner | None = None,
     engine: Engine | None = None,
+    keep_receipts: bool = False,
 ) -> ClearResult:
     """Clear every declaration found in `inputs_given` (folders of document files, folders and
     files of CEB messages); write `out/decisions.parquet`, `out/tax_lines.parquet` and, for
-    messages, their receipts under `out/receipts/`; commit what is new to `store`.
+    messages, their receipts under `out/receipts/` (in `ClearResult.kept_receipts` instead when
+    `keep_receipts`); commit what is new to `store`.
 
     The stages run on `engine` (by default the store's own DuckDB connection); what they decide
     is recorded in `store` either way."""
@@ -379,9 +385,14 @@ def clear(
         result.messages = len(messages.files)
         result.unreadable_messages = sum(1 for f in messages.files if f.message is None)
         started = time.perf_counter()
-        result.receipts = _answer_messages(
-            messages, out, deleted, as_of, receipt_signer, ledgers.answers, exported, exports
+        answered = _answer_messages(
+            messages, out, deleted, as_of, ledgers.answers, exported, exports
         )
+        if keep_receipts:
+            result.kept_receipts = list(receipts.render_receipts(answered, receipt_signer))
+            result.receipts = len(result.kept_receipts)
+        else:
+            result.receipts = receipts.write_receipts(out / "receipts", answered, receipt_signer)
         result.receipt_seconds = time.perf_counter() - started
         result.message_seconds = message_seconds
     return result
@@ -547,12 +558,11 @@ def _answer_messages(
     out: Path,
     deleted: set[tuple[str, str]],
     as_of: dt.datetime | None,
-    signer: receipts.ReceiptSigner | None,
     answers: dict[tuple[int, int], tuple[int, list[tuple[str, str]]]],
     exported: pa.Table | None = None,
     exports: export_compose.ExportRun | None = None,
-) -> int:
-    """Write the receipts of every message read (decisions come from what OUT now holds)."""
+) -> Iterator[receipts.Receipt]:
+    """The receipts of every message read (decisions come from what OUT now holds)."""
     keys = messages.inventory_keys
     decisions = _rows_of(out / "decisions.parquet", keys)
     tax_lines = _rows_of(out / "tax_lines.parquet", keys)
@@ -566,8 +576,7 @@ def _answer_messages(
         export_decisions=exported,
         follow_ups=exports.follow_ups if exports else {},
     )
-    written = receipts.receipts_for(messages.files, outcome)
-    return receipts.write_receipts(out / "receipts", written, signer)
+    return receipts.receipts_for(messages.files, outcome)
 
 
 def _rows_of(path: Path, keys: pa.Table) -> pa.Table:

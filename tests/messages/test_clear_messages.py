@@ -349,3 +349,37 @@ def test_receipts_are_signed_with_the_platform_key_and_carry_every_element(
     for element in digest_fields.split(" "):
         assert f"<ceb:{element}>" in bill, element
     assert "<ceb:note/>" in bill or "<ceb:note></ceb:note>" in bill  # absent, yet an element
+
+
+def test_kept_receipts_are_the_files_a_run_writes(tmp_path: Path, policy: Policy) -> None:
+    """`keep_receipts` (the service) gives the receipts the files hold, byte for byte, each
+    with its message guid and the guid of the document it answers as the parser reads them."""
+    from lxml import etree
+
+    from cbec.messages.catalog import NAMESPACE
+
+    rows = merge(declaration("K1", COSMETICS), declaration("K&2", LINE, omit=("waybills",)))
+    write_messages(tmp_path / "xml", rows)
+    (tmp_path / "xml" / "junk.xml").write_bytes(b"<not a message")
+    when = dt.datetime(2024, 6, 16, 12)  # a CEB900's returnTime is the run's clock
+
+    def run(db: str, out: str, keep: bool) -> ClearResult:
+        store = Store(tmp_path / db)
+        try:
+            return clear(
+                [tmp_path / "xml"], store, tmp_path / out, policy, when, keep_receipts=keep
+            )
+        finally:
+            store.close()
+
+    run("a.duckdb", "files", keep=False)
+    kept = run("b.duckdb", "kept", keep=True)
+    assert not (tmp_path / "kept" / "receipts").exists()
+    written = {p.name: p.read_bytes() for p in (tmp_path / "files" / "receipts").glob("*.xml")}
+    assert kept.receipts == len(kept.kept_receipts) == len(written) > 6
+    assert {r.file_name: r.data for r in kept.kept_receipts} == written
+    assert {r.code for r in kept.kept_receipts} >= {"312", "412", "512", "622", "816", "900"}
+    for receipt in kept.kept_receipts:
+        root = etree.fromstring(receipt.data)
+        assert root.get("guid") == receipt.guid
+        assert (root.findtext(f".//{{{NAMESPACE}}}guid") or "") == receipt.answers

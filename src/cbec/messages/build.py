@@ -29,7 +29,13 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 Row = Mapping[str, Any]
 
 
+# Any character `_text` must look at: most values have none, and are written as they are.
+_SPECIAL = re.compile('[&<>"\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')
+
+
 def _text(value: str) -> str:
+    if _SPECIAL.search(value) is None:
+        return value
     if _NOT_XML.search(value):
         raise ValueError(f"{value!r} holds a character XML cannot carry")
     escaped = _ESCAPE.sub(lambda m: _ESCAPES[m.group()], value)
@@ -38,6 +44,8 @@ def _text(value: str) -> str:
 
 def format_value(element: str, value: object) -> str:
     """One value as the messages write it."""
+    if type(value) is str:  # most values: checked first
+        return _text(value)
     if isinstance(value, Decimal):
         if value.as_tuple().exponent == -2:  # money keeps its two decimals
             return f"{value:.2f}"
@@ -55,13 +63,13 @@ def format_value(element: str, value: object) -> str:
 
 
 def _fields(out: list[str], part: Part, row: Row, indent: str, empty: bool) -> None:
-    for column, element in zip(part.columns, part.elements, strict=True):
+    for column, element, opening, closing in part.tags:
         value = row.get(column)
         if value is None:
             if empty:
-                out.append(f"{indent}<ceb:{element}></ceb:{element}>")
+                out.append(indent + opening + closing)
             continue
-        out.append(f"{indent}<ceb:{element}>{format_value(element, value)}</ceb:{element}>")
+        out.append(indent + opening + format_value(element, value) + closing)
 
 
 def build_message(

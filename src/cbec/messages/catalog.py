@@ -51,6 +51,15 @@ class Part:
     def elements(self) -> tuple[str, ...]:
         return tuple(element_name(c) for c in self.columns)
 
+    @functools.cached_property
+    def tags(self) -> tuple[tuple[str, str, str, str], ...]:
+        """(column, element, `<ceb:element>`, `</ceb:element>`) in order: built once, written
+        for every node of every message."""
+        return tuple(
+            (c, e, f"<ceb:{e}>", f"</ceb:{e}>")
+            for c, e in zip(self.columns, self.elements, strict=True)
+        )
+
 
 @dataclass(frozen=True)
 class MessageType:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import tempfile
 import threading
 import time
@@ -27,10 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lxml import etree
-
-from cbec import pipeline
-from cbec.messages.catalog import NAMESPACE
+from cbec import pipeline, receipts
 from cbec.service import intake, masking
 from cbec.service.journal import Claim, Journal
 from cbec.service.metrics import Metrics
@@ -41,12 +37,6 @@ from cbec.store.postgres import retrying
 log = logging.getLogger("cbec.service")
 
 _WINDOW_TICK_SECONDS = 1.0
-_RECEIPT_FILE = re.compile(r"^CEB(\d{3})_")
-# cbec's own receipts (messages/build.py): the root's guid attribute, and the first business
-# <ceb:guid>. Read by pattern: parsing each receipt cost more than clearing it (3 s of a batch
-# of 13,000 receipts); text that needs unescaping goes to the parser.
-_ROOT_GUID = re.compile(rb'<ceb:CEB\d{3}Message guid="([^"]*)"')
-_BUSINESS_GUID = re.compile(rb"<ceb:guid>([^<]*)</ceb:guid>")
 
 
 @dataclass(frozen=True)
@@ -156,6 +146,12 @@ class Batcher:
     def _committed(self, cleared: list[_Cleared]) -> None:
         readable = time.time()
         for done in cleared:
+            log.info(
+                "cleared a batch of %d messages in %.2f s (%d receipts)",
+                len(done.entries),
+                done.seconds,
+                done.added,
+            )
             self.metrics.add("cbec_batches_total")
             self.metrics.add("cbec_batch_messages_total", len(done.entries))
             self.metrics.add("cbec_batch_seconds_total", done.seconds)
@@ -183,56 +179,45 @@ class Batcher:
             for entry in entries:
                 (folder / _file_name(entry.id)).write_bytes(entry.body)
             out = Path(temporary) / "out"
-            pipeline.clear([folder], self.store, out, self.policy, as_of=when)
-            return _receipts(out / "receipts", entries), when
+            result = pipeline.clear(
+                [folder], self.store, out, self.policy, as_of=when, keep_receipts=True
+            )
+            return _receipts(result.kept_receipts, entries), when
 
 
 def _file_name(entry_id: int) -> str:
     return f"{entry_id:012d}.xml"
 
 
-def _guids(data: bytes) -> tuple[str | None, str | None]:
-    """(the receipt message's guid, the guid of the first business node) of a receipt."""
-    root_guid, business_guid = _ROOT_GUID.search(data), _BUSINESS_GUID.search(data)
-    if (
-        root_guid is not None
-        and business_guid is not None
-        and b"&" not in root_guid.group(1) + business_guid.group(1)
-    ):
-        return root_guid.group(1).decode("utf-8"), business_guid.group(1).decode("utf-8")
-    root = etree.fromstring(data)  # cbec's own output, just written
-    return root.get("guid"), root.findtext(f".//{{{NAMESPACE}}}guid")
-
-
-def _receipts(folder: Path, entries: list[intake.Entry]) -> list[intake.ReceiptRow]:
-    """The receipts written under `folder`, each for the senders of what it answers."""
+def _receipts(
+    made: list[receipts.RenderedReceipt], entries: list[intake.Entry]
+) -> list[intake.ReceiptRow]:
+    """The batch's receipts, each for the senders of what it answers (the document whose guid
+    is its business guid; a CEB900, unreadable as a whole, is named after its message's file)."""
     senders: dict[str, list[intake.Entry]] = {}
     for entry in entries:
         for guid in entry.node_guids:
             senders.setdefault(guid, []).append(entry)
     by_file = {_file_name(e.id).removesuffix(".xml"): e for e in entries}
     rows = []
-    for path in sorted(folder.glob("*.xml")) if folder.exists() else []:
-        match = _RECEIPT_FILE.match(path.name)
-        if match is None:
-            continue
-        code = match.group(1)
-        data = path.read_bytes()
-        receipt_guid, business_guid = _guids(data)
-        answered = senders.get(business_guid or "", [])
-        if code == "900":  # a message unreadable as a whole: named after its file
-            stem = path.name.split("_")[1]
+    for receipt in made:
+        answered = senders.get(receipt.answers, [])
+        if receipt.code == "900":
+            stem = receipt.file_name.split("_")[1]
             answered = [by_file[stem]] if stem in by_file else []
         if not answered:
-            log.warning("receipt %s answers no message of its batch; not delivered", path.name)
+            log.warning(
+                "receipt %s answers no message of its batch; not delivered", receipt.file_name
+            )
             continue
+        xml = receipt.data.decode("utf-8")
         for entry in {e.sender: e for e in answered}.values():
             rows.append(
                 intake.ReceiptRow(
                     recipient=entry.sender,
-                    code=code,
-                    receipt_guid=receipt_guid or path.stem,
-                    xml=data.decode("utf-8"),
+                    code=receipt.code,
+                    receipt_guid=receipt.guid,
+                    xml=xml,
                     intake_id=entry.id,
                 )
             )
