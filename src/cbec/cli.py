@@ -16,6 +16,7 @@ from cbec.cli_enterprise import enterprise_app
 from cbec.cli_exports import exports_app
 from cbec.cli_ledgers import guarantee_app, tax_app, warehouse_app
 from cbec.cli_messages import message_app
+from cbec.cli_options import MasterOption
 from cbec.cli_outcomes import enterprise_credit, inspect_app, review_app, risk_seed, risk_train
 from cbec.cli_output import console, errors, fail
 from cbec.cli_risk import risk_app
@@ -227,14 +228,7 @@ def clear(
             "(folders of Parquet documents on a path every worker reads).",
         ),
     ] = "duckdb",
-    master: Annotated[
-        str,
-        typer.Option(
-            "--master",
-            envvar="CBEC_SPARK_MASTER",
-            help="Spark master for --engine spark: local[N] or spark://HOST:7077.",
-        ),
-    ] = "local[2]",
+    master: MasterOption = "local[2]",
 ) -> None:
     """Clear declarations: check, match, limits, tax, decide; store and write the results."""
     from cbec.documents.reading import UnreadableInput

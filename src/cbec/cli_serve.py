@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -40,13 +41,15 @@ def serve(
         errors.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     chosen = target(db, store_url)
-    try:
-        store = open_store(chosen)
-        service = create_service(store, settings)
-    except StoreError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    try:
+    with contextlib.ExitStack() as closing:  # whatever fails after open_store closes the store
+        try:
+            store = open_store(chosen)
+            closing.callback(store.close)
+            service = create_service(store, settings)
+        except StoreError as exc:
+            errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        closing.callback(service.journal.close)
         generated = auth.set_admin_token(service.journal, settings.admin_token)
         if generated is not None:
             console.print(
@@ -58,6 +61,3 @@ def serve(
             f"cbec serving {shown} on http://{host}:{port} (API at /docs)", highlight=False
         )
         uvicorn.run(app, host=host, port=port, log_level="info")
-    finally:
-        service.journal.close()
-        store.close()

@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cbec.cli_options import MasterOption
 from cbec.cli_output import console, errors, fail
 from cbec.cli_store import StoreOption, target
 from cbec.policy.errors import PolicyDataError
@@ -227,14 +228,7 @@ def whatif(
             "cluster of --master (--work-dir on a path every worker reads).",
         ),
     ] = "duckdb",
-    master: Annotated[
-        str,
-        typer.Option(
-            "--master",
-            envvar="CBEC_SPARK_MASTER",
-            help="Spark master for --engine spark: local[N] or spark://HOST:7077.",
-        ),
-    ] = "local[2]",
+    master: MasterOption = "local[2]",
 ) -> None:
     """Re-clear a period's recorded declarations under reformed rules, beside the current rules,
     without touching the store; report what changes."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from builders import declaration, merge, write_messages
 from cbec.pipeline import Policy
 from cbec.service import auth, intake
 from cbec.service.app import create_app, create_service
@@ -70,6 +71,53 @@ class Running:
         assert response.status_code == 200, response.text
         found: list[dict[str, object]] = response.json()
         return found
+
+
+def one_shirt(price: str) -> list[dict[str, object]]:
+    """A declaration's lines: one T-shirt at `price` CNY."""
+    return [{"gcode": "6111200050", "qty": 1, "price": price}]
+
+
+def post_all(running: Running, paths: Sequence[Path], agent: str = AGENT) -> None:
+    """Posts each message from the enterprise that sends its kind, the declaration list from
+    `agent`; each is acknowledged."""
+    for path in paths:
+        code = path.stem[-3:]
+        status, answer = running.post(agent if code == "621" else SENDERS[code], path.read_bytes())
+        assert status == 202, answer
+
+
+@dataclass(frozen=True)
+class LastOfTheAllowance:
+    """One buyer's last 3,000 CNY of the annual allowance (26,000 a year, Cai Guan Shui [2018]
+    No. 49), as CEB messages: `earlier`, five lists on 1 June 2024 that admit 23,000; then two
+    lists of 2,000 each declared at the same second on 15 June, `first` (C1, by `AGENT`) and
+    `second` (C2, by `OTHER_AGENT`): the first by declaration time, then `appTime`, then
+    `copNo` (docs/decisions.md) reaches 25,000, the other would reach 27,000."""
+
+    earlier: list[Path]
+    first: list[Path]
+    second: list[Path]
+
+
+def last_of_the_allowance(root: Path) -> LastOfTheAllowance:
+    """`LastOfTheAllowance`'s messages, written under `root`."""
+    earlier = merge(
+        *(declaration(f"E{n}", one_shirt("5000.00"), when="2024-06-01T10:00:00") for n in range(4)),
+        declaration("E4", one_shirt("3000.00"), when="2024-06-01T11:00:00"),
+    )
+    same_instant = "2024-06-15T10:00:00"
+    return LastOfTheAllowance(
+        earlier=write_messages(root / "earlier", earlier),
+        first=write_messages(
+            root / "a", declaration("C1", one_shirt("2000.00"), when=same_instant), prefix="a"
+        ),
+        second=write_messages(
+            root / "b",
+            declaration("C2", one_shirt("2000.00"), when=same_instant, agent_code=OTHER_AGENT),
+            prefix="b",
+        ),
+    )
 
 
 @contextmanager

@@ -3,6 +3,8 @@ environment."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from cbec.cli import app
 from cbec.service import auth
 from cbec.service.journal import open_journal
 from cbec.service.settings import Settings, SettingsError
-from cbec.store.embedded import Store
+from cbec.store.embedded import Store, StoreError
 
 runner = CliRunner()
 ISSUE = ("--issue-key", "--db")
@@ -69,3 +71,25 @@ def test_serve_is_a_command() -> None:
     result = runner.invoke(app, ["serve", "--help"])
     assert result.exit_code == 0
     assert "--port" in result.output
+
+
+def test_serve_closes_the_store_when_the_service_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As when PostgreSQL refuses the journal's connections after the store's own: the store
+    opened first is closed, so another process can open the DuckDB file at once."""
+    db = tmp_path / "s.duckdb"
+
+    def refused(store: object, settings: object) -> None:
+        raise StoreError("cannot connect to the store's journal: too many connections")
+
+    monkeypatch.setattr("cbec.service.app.create_service", refused)
+    result = runner.invoke(app, ["serve", "--db", f"{db}"])
+    assert result.exit_code == 1, result.output
+    other = subprocess.run(
+        [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()", f"{db}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert other.returncode == 0, other.stderr

@@ -17,9 +17,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from service_world import AGENT, OTHER_AGENT, SENDERS, Running, start
+from service_world import (
+    AGENT,
+    OTHER_AGENT,
+    Running,
+    last_of_the_allowance,
+    one_shirt,
+    post_all,
+    start,
+)
 
-from builders import declaration, merge, write_messages
+from builders import declaration, write_messages
 from cbec.pipeline import Policy
 from cbec.service import intake
 from cbec.service.journal_pg import PostgresJournal
@@ -38,17 +46,6 @@ def two_services(root: Path, policy: Policy, url: str) -> Iterator[tuple[Running
         start(root, policy, pg_url=url, keys=first.keys) as second,
     ):
         yield first, second
-
-
-def _one(price: str) -> list[dict[str, object]]:
-    return [{"gcode": "6111200050", "qty": 1, "price": price}]
-
-
-def _post(running: Running, paths: list[Path], agent: str = AGENT) -> None:
-    for path in paths:
-        code = path.stem[-3:]
-        status, answer = running.post(agent if code == "621" else SENDERS[code], path.read_bytes())
-        assert status == 202, answer
 
 
 def _flush_together(*services: Running) -> None:
@@ -76,8 +73,8 @@ def test_a_claimed_batch_is_skipped_by_the_other_process(
     tmp_path: Path, policy: Policy, url: str
 ) -> None:
     with two_services(tmp_path, policy, url) as (first, second):
-        paths = write_messages(tmp_path / "p", declaration("Q1", _one("50.00")))
-        _post(first, paths)
+        paths = write_messages(tmp_path / "p", declaration("Q1", one_shirt("50.00")))
+        post_all(first, paths)
         ids = [r[0] for r in first.rows("SELECT id FROM service_intake ORDER BY id")]
         assert len(ids) == 4
         with first.service.journal.claim(2, ()) as claim:
@@ -96,10 +93,10 @@ def test_two_processes_clear_every_message_once(tmp_path: Path, policy: Policy, 
         for number in range(12):
             paths = write_messages(
                 tmp_path / f"p{number}",
-                declaration(f"T{number:02d}", _one("50.00")),
+                declaration(f"T{number:02d}", one_shirt("50.00")),
                 prefix=f"P{number}-",
             )
-            _post(first if number % 2 else second, paths)
+            post_all(first if number % 2 else second, paths)
         _flush_together(first, second)
         entries = first.rows("SELECT processed_at IS NOT NULL, failure FROM service_intake")
         assert len(entries) == 48 and set(entries) == {(True, None)}
@@ -128,23 +125,11 @@ def test_two_processes_never_admit_one_buyer_past_the_allowance(
     each, cleared by two processes at once: whichever commits first is released (25,000), the
     other would reach 27,000 and is rejected, never both released."""
     with two_services(tmp_path, policy, url) as (first, second):
-        earlier = merge(
-            *(declaration(f"E{n}", _one("5000.00"), when="2024-06-01T10:00:00") for n in range(4)),
-            declaration("E4", _one("3000.00"), when="2024-06-01T11:00:00"),
-        )
-        _post(first, write_messages(tmp_path / "earlier", earlier))
+        messages = last_of_the_allowance(tmp_path)
+        post_all(first, messages.earlier)
         first.service.batcher.flush()
-        same_instant = "2024-06-15T10:00:00"
-        one = write_messages(
-            tmp_path / "a", declaration("C1", _one("2000.00"), when=same_instant), prefix="a"
-        )
-        other = write_messages(
-            tmp_path / "b",
-            declaration("C2", _one("2000.00"), when=same_instant, agent_code=OTHER_AGENT),
-            prefix="b",
-        )
-        _post(first, one)
-        _post(second, other, OTHER_AGENT)
+        post_all(first, messages.first)
+        post_all(second, messages.second, OTHER_AGENT)
         _flush_together(first, second)
         decided = first.rows(
             "SELECT cop_no, status, reasons FROM decisions WHERE cop_no IN ('C1', 'C2') "

@@ -72,14 +72,18 @@ def needed(message: ParsedMessage) -> list[str]:
     return sorted(set(keys))
 
 
+# Records the keys an intake entry provides (the first provider of a key is kept); with no entry,
+# keys found in the store. Parameters: the keys, the entry's id; `{p}` is the driver's mark.
+REMEMBER = (
+    "INSERT INTO service_companions SELECT unnest({p}::VARCHAR[]), {p}::BIGINT "
+    "ON CONFLICT DO NOTHING"
+)
+
+
 def remember(con: duckdb.DuckDBPyConnection, intake_id: int | None, keys: list[str]) -> None:
-    """Records the keys an intake entry provides (the first provider of a key is kept); with no
-    entry, keys found in the store."""
+    """`REMEMBER` on the embedded store."""
     if keys:
-        con.execute(
-            "INSERT INTO service_companions SELECT unnest(?), ? ON CONFLICT DO NOTHING",
-            [keys, intake_id],
-        )
+        con.execute(REMEMBER.format(p="?"), [keys, intake_id])
 
 
 def _missing(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime) -> dict[str, list[int]]:

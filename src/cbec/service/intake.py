@@ -11,21 +11,19 @@ lock, so a receipt committed later never has a smaller cursor than one a reader 
 
 DuckDB writes a transaction to its write-ahead log and syncs it at commit: an acknowledged
 message is on disk. The tables come from the store's migrations (version 6); these functions are
-the embedded store's side of `service/journal.py` (PostgreSQL's: `service/journal_pg.py`).
+the embedded batcher's side of `service/journal.py` (the requests' statements, for both stores,
+are in `journal.py`; PostgreSQL's batcher is in `service/journal_pg.py`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
-
-from cbec.service import companions
 
 CHINA = ZoneInfo("Asia/Shanghai")  # DESIGN.md, "Choices": times in China Standard Time
 
@@ -55,53 +53,6 @@ class ReceiptRow:
     intake_id: int | None
 
 
-def accept(
-    con: duckdb.DuckDBPyConnection,
-    sender: str,
-    guid: str,
-    message_code: str,
-    node_guids: Sequence[str],
-    body: bytes,
-    received_at: dt.datetime,
-    provides: Sequence[str] = (),
-    needs: Sequence[str] = (),
-    acknowledged_at: float | None = None,
-) -> tuple[int, bool]:
-    """Appends a message to the log with the companion keys it provides and needs, and commits;
-    returns its id and whether it is new (False: the sender sent this `guid` before, and the
-    first entry's id is returned). `acknowledged_at` defaults to now (`time.time()`)."""
-    acknowledged = time.time() if acknowledged_at is None else acknowledged_at
-    con.execute("BEGIN TRANSACTION")
-    try:
-        added = con.execute(
-            "INSERT INTO service_intake "
-            "(sender, guid, message_code, node_guids, body, received_at, needs, acknowledged_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            [
-                sender,
-                guid,
-                message_code,
-                list(node_guids),
-                body,
-                received_at,
-                list(needs),
-                acknowledged,
-            ],
-        ).fetchall()
-        if added:
-            companions.remember(con, int(added[0][0]), list(provides))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    if added:
-        return int(added[0][0]), True
-    known = con.execute(
-        "SELECT id FROM service_intake WHERE sender = ? AND guid = ?", [sender, guid]
-    ).fetchall()
-    return int(known[0][0]), False
-
-
 def pending(con: duckdb.DuckDBPyConnection, limit: int, held: Collection[int] = ()) -> list[Entry]:
     """The oldest entries not yet processed, but those `held` (waiting for companions)."""
     rows = con.execute(
@@ -111,15 +62,6 @@ def pending(con: duckdb.DuckDBPyConnection, limit: int, held: Collection[int] = 
         [sorted(held), limit],
     ).fetchall()
     return [Entry(r[0], r[1], r[2], r[3], tuple(r[4]), bytes(r[5]), r[6]) for r in rows]
-
-
-def depth(con: duckdb.DuckDBPyConnection) -> int:
-    """Entries waiting to be cleared."""
-    return int(
-        con.execute("SELECT count(*) FROM service_intake WHERE processed_at IS NULL").fetchall()[0][
-            0
-        ]
-    )
 
 
 def record(
@@ -214,15 +156,3 @@ class StoredReceipt:
     cursor: int
     code: str
     xml: str
-
-
-def receipts_after(
-    con: duckdb.DuckDBPyConnection, recipient: str, after: int, limit: int
-) -> list[StoredReceipt]:
-    """A recipient's receipts with a cursor greater than `after`, oldest first."""
-    rows = con.execute(
-        "SELECT cursor, code, xml FROM service_receipts WHERE recipient = ? AND cursor > ? "
-        "ORDER BY cursor LIMIT ?",
-        [recipient, after, limit],
-    ).fetchall()
-    return [StoredReceipt(int(r[0]), r[1], r[2]) for r in rows]

@@ -1,7 +1,8 @@
 """The service's journal: its intake log, receipt log, companion keys and the few registry reads
 a request needs, on whichever store the service runs (DuckDB here, PostgreSQL in
-`journal_pg.py`). Routes and the batcher call a `Journal` and hold no SQL of their own; the
-embedded journal's statements are in `intake.py` and `companions.py`.
+`journal_pg.py`). Routes and the batcher call a `Journal` and hold no SQL of their own. The
+requests' statements are written once, here (`RequestSide`), for both stores; the embedded
+batcher's are in `intake.py` and `companions.py`, PostgreSQL's in `journal_pg.py`.
 
 Two sides, two connections. Requests (intake, receipts, keys, decisions, health) use one, so
 that an acknowledgement never waits for a micro-batch to clear; the batcher uses the other,
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
@@ -24,8 +26,15 @@ from cbec.enterprises import Enterprise
 from cbec.service import companions, intake
 from cbec.store.embedded import ENTERPRISE_QUERY, Store, enterprise_from_row
 
+# The requests' statements; `{p}` is the driver's parameter mark (`RequestSide`).
+ACCEPT_QUERY = (
+    "INSERT INTO service_intake "
+    "(sender, guid, message_code, node_guids, body, received_at, needs, acknowledged_at) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+    "ON CONFLICT (sender, guid) DO NOTHING RETURNING id"
+)
 # One declaration's decision and its tax lines, for `GET /v1/declarations/{cop_no}` (the
-# declaring agent's only). `{p}` is the engine's parameter mark.
+# declaring agent's only).
 DECISION_QUERY = (
     "SELECT cop_no, invt_no, order_no, status, reasons, decl_time, decided_at, "
     "buyer_id_number, dutiable_value, customs_tax, value_added_tax, consumption_tax, tax_total "
@@ -126,14 +135,27 @@ class _EmbeddedClaim:
         return intake.record(self.con, entry_ids, receipts, when, failure)
 
 
-class EmbeddedJournal:
-    """The journal in the embedded DuckDB store: one process, the batcher on the store's own
-    connection, requests on a cursor of it."""
+class RequestSide:
+    """The requests' side of a journal, each statement written once for both stores: `{p}` in
+    it is the driver's parameter `mark` (`?` for DuckDB, `%s` for psycopg), and `_transaction`
+    the transaction of the store's connection. `requests` is that connection (a DuckDB cursor, a
+    psycopg connection in autocommit: `execute(sql, params)` gives rows to `fetchall` on both);
+    it runs one statement at a time, under `_requests_lock`, for any thread."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
-        self.con = con
-        self.requests = con.cursor()
-        self._requests_lock = threading.Lock()  # a DuckDB cursor serves one thread at a time
+    mark: str
+
+    def __init__(self, requests: Any):
+        self.requests = requests
+        self._requests_lock = threading.Lock()
+
+    def _transaction(self) -> AbstractContextManager[object]:
+        raise NotImplementedError
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.requests.execute(sql.format(p=self.mark), list(params) or None)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._execute(sql, params).fetchall())
 
     def accept(
         self,
@@ -146,56 +168,98 @@ class EmbeddedJournal:
         provides: Sequence[str] = (),
         needs: Sequence[str] = (),
     ) -> tuple[int, bool]:
+        """Appends a message to the intake log with the companion keys it provides and needs,
+        and commits; returns its id and whether it is new (False: the sender sent this `guid`
+        before, and the first entry's id is returned)."""
         with self._requests_lock:
-            return intake.accept(
-                self.requests,
-                sender,
-                guid,
-                message_code,
-                node_guids,
-                body,
-                received_at,
-                provides,
-                needs,
+            acknowledged = time.time()
+            with self._transaction():
+                added = self._rows(
+                    ACCEPT_QUERY,
+                    [
+                        sender,
+                        guid,
+                        message_code,
+                        list(node_guids),
+                        body,
+                        received_at,
+                        list(needs),
+                        acknowledged,
+                    ],
+                )
+                if added and provides:
+                    self._execute(companions.REMEMBER, [list(provides), int(added[0][0])])
+            if added:
+                return int(added[0][0]), True
+            known = self._rows(
+                "SELECT id FROM service_intake WHERE sender = {p} AND guid = {p}", [sender, guid]
             )
+        return int(known[0][0]), False
 
     def depth(self) -> int:
+        """Entries waiting to be cleared."""
         with self._requests_lock:
-            return intake.depth(self.requests)
+            rows = self._rows("SELECT count(*) FROM service_intake WHERE processed_at IS NULL")
+        return int(rows[0][0])
 
     def receipts_after(self, recipient: str, after: int, limit: int) -> list[intake.StoredReceipt]:
+        """A recipient's receipts with a cursor greater than `after`, oldest first."""
         with self._requests_lock:
-            return intake.receipts_after(self.requests, recipient, after, limit)
+            rows = self._rows(
+                "SELECT cursor, code, xml FROM service_receipts WHERE recipient = {p} "
+                "AND cursor > {p} ORDER BY cursor LIMIT {p}",
+                [recipient, after, limit],
+            )
+        return [intake.StoredReceipt(int(r[0]), r[1], r[2]) for r in rows]
 
     def enterprise_by_key_sha256(self, digest: str) -> Enterprise | None:
         with self._requests_lock:
-            rows = self.requests.execute(
-                f"{ENTERPRISE_QUERY} WHERE api_key_sha256 = ? AND NOT disabled", [digest]
-            ).fetchall()
+            rows = self._rows(
+                ENTERPRISE_QUERY + " WHERE api_key_sha256 = {p} AND NOT disabled", [digest]
+            )
         return enterprise_from_row(rows[0]) if rows else None
 
     def meta(self, key: str) -> str | None:
         with self._requests_lock:
-            rows = self.requests.execute(
-                "SELECT value FROM store_meta WHERE key = ?", [key]
-            ).fetchall()
+            rows = self._rows("SELECT value FROM store_meta WHERE key = {p}", [key])
         return str(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
         with self._requests_lock:
-            self.requests.execute("INSERT OR REPLACE INTO store_meta VALUES (?, ?)", [key, value])
+            self._execute(
+                "INSERT INTO store_meta VALUES ({p}, {p}) ON CONFLICT (key) DO UPDATE "
+                "SET value = excluded.value",
+                [key, value],
+            )
 
     def declaration(
         self, agent_code: str, cop_no: str
     ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         with self._requests_lock:
-            decisions = self.requests.execute(
-                DECISION_QUERY.format(p="?"), [agent_code, cop_no]
-            ).fetchall()
-            lines = self.requests.execute(
-                TAX_LINES_QUERY.format(p="?"), [agent_code, cop_no]
-            ).fetchall()
+            decisions = self._rows(DECISION_QUERY, [agent_code, cop_no])
+            lines = self._rows(TAX_LINES_QUERY, [agent_code, cop_no])
         return decisions, lines
+
+
+class EmbeddedJournal(RequestSide):
+    """The journal in the embedded DuckDB store: one process, the batcher on the store's own
+    connection, requests on a cursor of it (a DuckDB cursor serves one thread at a time)."""
+
+    mark = "?"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        super().__init__(con.cursor())
+        self.con = con
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.requests.execute("BEGIN TRANSACTION")
+        try:
+            yield
+            self.requests.execute("COMMIT")
+        except BaseException:
+            self.requests.execute("ROLLBACK")
+            raise
 
     def held(
         self, store: Store, now: dt.datetime, window: dt.timedelta, looked_up: set[int]

@@ -20,16 +20,13 @@ on one or more machines, share one intake log, one queue and one receipt log.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from cbec.enterprises import Enterprise
 from cbec.service import companions, intake
-from cbec.service.journal import DECISION_QUERY, TAX_LINES_QUERY, Claim
-from cbec.store.embedded import ENTERPRISE_QUERY, Store, StoreError, enterprise_from_row
+from cbec.service.journal import Claim, RequestSide
+from cbec.store.embedded import Store, StoreError
 
 RECEIPT_CURSOR_LOCK = 7_211_012  # advisory lock key held while cursors are drawn (any fixed number)
 
@@ -59,100 +56,17 @@ class _PostgresClaim:
         return _record(self.pg, entry_ids, receipts, when, failure)
 
 
-class PostgresJournal:
+class PostgresJournal(RequestSide):
+    """The journal in PostgreSQL: requests on a connection of their own, the batcher on another."""
+
+    mark = "%s"
+
     def __init__(self, url: str):
-        self.requests = _connect(url)
+        super().__init__(_connect(url))
         self.batches = _connect(url)
-        self._requests_lock = threading.Lock()  # one statement at a time on a connection
 
-    # Requests ------------------------------------------------------------------------------
-
-    def accept(
-        self,
-        sender: str,
-        guid: str,
-        message_code: str,
-        node_guids: Sequence[str],
-        body: bytes,
-        received_at: dt.datetime,
-        provides: Sequence[str] = (),
-        needs: Sequence[str] = (),
-    ) -> tuple[int, bool]:
-        with self._requests_lock:
-            with self.requests.transaction():
-                added = self.requests.execute(
-                    "INSERT INTO service_intake (sender, guid, message_code, node_guids, body, "
-                    "received_at, needs, acknowledged_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (sender, guid) DO NOTHING RETURNING id",
-                    [
-                        sender,
-                        guid,
-                        message_code,
-                        list(node_guids),
-                        body,
-                        received_at,
-                        list(needs),
-                        time.time(),
-                    ],
-                ).fetchall()
-                if added and provides:
-                    _remember(self.requests, int(added[0][0]), list(provides))
-            if added:
-                return int(added[0][0]), True
-            known = self.requests.execute(
-                "SELECT id FROM service_intake WHERE sender = %s AND guid = %s", [sender, guid]
-            ).fetchall()
-        return int(known[0][0]), False
-
-    def depth(self) -> int:
-        with self._requests_lock:
-            rows = self.requests.execute(
-                "SELECT count(*) FROM service_intake WHERE processed_at IS NULL"
-            ).fetchall()
-        return int(rows[0][0])
-
-    def receipts_after(self, recipient: str, after: int, limit: int) -> list[intake.StoredReceipt]:
-        with self._requests_lock:
-            rows = self.requests.execute(
-                "SELECT cursor, code, xml FROM service_receipts WHERE recipient = %s "
-                "AND cursor > %s ORDER BY cursor LIMIT %s",
-                [recipient, after, limit],
-            ).fetchall()
-        return [intake.StoredReceipt(int(r[0]), r[1], r[2]) for r in rows]
-
-    def enterprise_by_key_sha256(self, digest: str) -> Enterprise | None:
-        with self._requests_lock:
-            rows = self.requests.execute(
-                f"{ENTERPRISE_QUERY} WHERE api_key_sha256 = %s AND NOT disabled", [digest]
-            ).fetchall()
-        return enterprise_from_row(rows[0]) if rows else None
-
-    def meta(self, key: str) -> str | None:
-        with self._requests_lock:
-            rows = self.requests.execute(
-                "SELECT value FROM store_meta WHERE key = %s", [key]
-            ).fetchall()
-        return str(rows[0][0]) if rows else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._requests_lock:
-            self.requests.execute(
-                "INSERT INTO store_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
-                "SET value = excluded.value",
-                [key, value],
-            )
-
-    def declaration(
-        self, agent_code: str, cop_no: str
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        with self._requests_lock:
-            decisions = self.requests.execute(
-                DECISION_QUERY.format(p="%s"), [agent_code, cop_no]
-            ).fetchall()
-            lines = self.requests.execute(
-                TAX_LINES_QUERY.format(p="%s"), [agent_code, cop_no]
-            ).fetchall()
-        return decisions, lines
+    def _transaction(self) -> AbstractContextManager[object]:
+        return self.requests.transaction()
 
     # The batcher ---------------------------------------------------------------------------
 
@@ -225,11 +139,7 @@ class PostgresJournal:
 
 def _remember(pg: Any, intake_id: int | None, keys: list[str]) -> None:
     if keys:
-        pg.execute(
-            "INSERT INTO service_companions SELECT unnest(%s::varchar[]), %s::bigint "
-            "ON CONFLICT DO NOTHING",
-            [keys, intake_id],
-        )
+        pg.execute(companions.REMEMBER.format(p="%s"), [keys, intake_id])
 
 
 def _record(
