@@ -16,9 +16,10 @@ connections):
   waybills, as agents declare; `--order interleaved` posts it at its own place, so that some
   companions come after their list and the companion window holds it; each message is sent
   again until it is acknowledged; the POSTs go to the processes in turn;
-- reads every agent's receipts by long polling (`GET /v1/receipts?wait=`), each poll from the
-  next process in turn, and notes when each list's decision receipt (its second CEB622: 800, or a
-  100, 300, 500) becomes readable.
+- reads every agent's receipts by long polling (`GET /v1/receipts?wait=&document=false`: the
+  XML, as an enterprise's system reads it), each poll from the next process in turn, and notes
+  when each list's decision receipt (its second CEB622: 800, or a 100, 300, 500) becomes
+  readable; a poll unanswered in 60 s is counted (`receipt_polls_timed_out`) and sent again.
 
 The store is, by default, a new DuckDB file in a temporary folder (one process only: DuckDB has
 one writing process a file). With `--store postgresql://...` it is that database, if it holds no
@@ -243,6 +244,7 @@ async def drive(
     posted_at: dict[str, float] = {}  # cop_no -> when its message's POST began
     decided_at: dict[str, float] = {}
     window_bound: set[str] = set()  # lists rejected for a companion that never came
+    poll_timeouts: list[float] = []  # receipt polls unanswered within the client's 60 s
     expected = sum(lists_per_message)
     queue: asyncio.Queue[tuple[float, str, bytes] | None] = asyncio.Queue()
     stop = asyncio.Event()
@@ -293,11 +295,15 @@ async def drive(
             cursor = 0
             headers = {"Authorization": f"Bearer {key}"}
             while not stop.is_set():
-                answer = await client.get(
-                    f"{bases[next(turn) % len(bases)]}/v1/receipts",
-                    params={"after": cursor, "wait": 2, "limit": 1000},
-                    headers=headers,
-                )
+                try:
+                    answer = await client.get(
+                        f"{bases[next(turn) % len(bases)]}/v1/receipts",
+                        params={"after": cursor, "wait": 2, "limit": 1000, "document": "false"},
+                        headers=headers,
+                    )
+                except httpx.TimeoutException:  # counted, and asked again
+                    poll_timeouts.append(time.perf_counter() - started)
+                    continue
                 now = time.perf_counter()
                 for receipt in answer.json():
                     cursor = receipt["cursor"]
@@ -338,6 +344,7 @@ async def drive(
         "lists": expected,
         "lists_decided": len(decided_at),
         "lists_waiting_the_whole_window": len(window_bound),
+        "receipt_polls_timed_out": len(poll_timeouts),
         "posting_seconds": round(posting_done - started, 2),
         "seconds": round(finished - started, 2),
         "lists_decided_per_second": round(len(timely) / (finished - started), 1),

@@ -37,6 +37,7 @@ from cbec.messages import batch as batch_files
 from cbec.policy.lists import load_positive_list, load_tariff
 from cbec.policy.parameters import load_parameters, parameter_at, policy_periods
 from cbec.policy.zones import load_pilot_zones
+from cbec.receipts import RenderedReceipt
 from cbec.risk.rules import Rule
 from cbec.store import ledgers as stored_ledgers
 from cbec.store.embedded import Batch, PendingFile, Store, file_sha256
@@ -64,7 +65,7 @@ class ClearResult:
     # The receipts themselves, when `clear(keep_receipts=True)` keeps them instead of writing
     # them (the service records them in its store: writing files to read them back cost more
     # than building them).
-    kept_receipts: list[receipts.RenderedReceipt] = field(default_factory=list)
+    kept_receipts: list[RenderedReceipt] = field(default_factory=list)
     # Seconds spent reading CEB messages and writing their receipts (the XML share of a run).
     message_seconds: float = 0.0
     receipt_seconds: float = 0.0

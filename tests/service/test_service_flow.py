@@ -35,6 +35,18 @@ def test_receipts_after_a_cursor_are_the_later_ones(cleared: Running) -> None:
     assert cleared.receipts(AGENT, after=cursors[-1]) == []
 
 
+def test_receipts_without_their_document_are_the_same_receipts(cleared: Running) -> None:
+    full = cleared.receipts(AGENT)
+    assert full and all("document" in r for r in full)
+    response = cleared.client.get(
+        "/v1/receipts", params={"document": "false"}, headers=cleared.headers(AGENT)
+    )
+    assert response.status_code == 200
+    assert response.json() == [
+        {"cursor": r["cursor"], "code": r["code"], "xml": r["xml"]} for r in full
+    ]
+
+
 def test_receipts_as_ceb_xml_one_at_a_time(cleared: Running) -> None:
     headers = cleared.headers(AGENT, Accept="application/xml")
     first = cleared.client.get("/v1/receipts", headers=headers)

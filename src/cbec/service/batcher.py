@@ -3,9 +3,10 @@
 A batch is at most `batch_max_messages` entries. The first message after a quiet spell waits
 `batch_max_seconds` for others; then batches follow one another until no message waits. A
 batch's messages are written to a temporary folder, one file each, and cleared against the open
-store on the wall clock (`as_of` = now, DESIGN.md "Time"). The receipts the pipeline writes go to
-the enterprises that sent what they answer (a receipt's business `guid` is the `guid` of the
-document it answers), recorded in one transaction with the entries' processed marks.
+store on the wall clock (`as_of` = now, DESIGN.md "Time"). The pipeline keeps the receipts in
+memory (`keep_receipts`: no receipt files); they go to the enterprises that sent what they answer
+(a receipt's business `guid` is the `guid` of the document it answers), recorded in one
+transaction with the entries' processed marks. Each batch is logged (INFO, `cbec.service`).
 
 A crash anywhere loses nothing: entries stay unprocessed until that transaction commits, and are
 cleared again at restart. That produces no second decision (the pipeline never re-decides a
