@@ -31,8 +31,8 @@ from ledger_helpers import snapshot, unreconciled
 AGENT = "3301960001"  # the builders' assureCode
 BUYERS = ("110101199003070011", "110101198512010012", "110101197707070010")
 GOODS = ("6111200050", "3304990099")
-RUNS = int(os.environ.get("CBEC_PROPERTY_RUNS", "10"))
-DAYS_APART = 5  # 10 runs span 50 days: bills fall due (day 31) and are paid within the sequence
+RUNS = int(os.environ.get("CBEC_PROPERTY_RUNS", "6"))
+DAYS_APART = 8  # 6 runs span 40 days: bills fall due (day 31) and are paid within the sequence
 START = dt.datetime(2024, 6, 1)
 runner = CliRunner()
 
