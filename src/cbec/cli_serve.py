@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -60,4 +61,19 @@ def serve(
         console.print(
             f"cbec serving {shown} on http://{host}:{port} (API at /docs)", highlight=False
         )
+        _log_to_stderr()
         uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _log_to_stderr() -> None:
+    """cbec's own log (a line a batch, warnings, failures) on stderr beside uvicorn's, at INFO,
+    identity and mobile numbers masked (records of any `cbec.*` logger pass this handler)."""
+    from cbec.service.masking import MaskingFilter
+
+    handler = logging.StreamHandler()
+    handler.addFilter(MaskingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    cbec = logging.getLogger("cbec")
+    cbec.addHandler(handler)
+    cbec.setLevel(logging.INFO)
+    cbec.propagate = False

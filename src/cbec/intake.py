@@ -10,7 +10,7 @@ pipeline as rows of the canonical tables, where changes and deletions are versio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from cbec.documents.reading import RowError
 from cbec.documents.schemas import DELIVERY, DELIVERY_LINE, IMPORT_DOCUMENTS
 from cbec.exports.manifests import EXPORT_MESSAGE_STEMS
+from cbec.messages import companion_keys
 from cbec.messages.batch import MessageFile, concat, message_paths, read_message_files
 from cbec.messages.parse import NODE_COLUMN, ParsedMessage
 from cbec.store.embedded import Store
@@ -46,6 +47,9 @@ class Intake:
     # Accepted rows of the export families (cbec.exports), canonical schemas plus `_node` and
     # `_file` (which message and business node each row came from).
     export_tables: dict[str, pa.Table] = field(default_factory=dict)
+    # (file, node) of the declaration lists left for a later run: they wait for a companion
+    # (`take_in(waiting=...)`), and are neither cleared nor answered now.
+    deferred: set[tuple[int, int]] = field(default_factory=set)
 
     @property
     def inventory_keys(self) -> pa.Table:
@@ -62,8 +66,17 @@ class Intake:
         return table.set_column(0, "agent_code", pc.fill_null(table["agent_code"], ""))
 
 
-def take_in(paths: Iterable[Path], store: Store, require_signatures: bool = False) -> Intake:
-    """Read every CEB message under `paths`; return what clearance should see, and refusals."""
+def take_in(
+    paths: Iterable[Path],
+    store: Store,
+    require_signatures: bool = False,
+    waiting: Mapping[str, Collection[str]] | None = None,
+) -> Intake:
+    """Read every CEB message under `paths`; return what clearance should see, and refusals.
+
+    `waiting` names message files (by file name) whose declaration lists may wait, each with the
+    companion keys (`messages.companion_keys`) not come yet: a list of such a file that needs
+    one of them is left out (`Intake.deferred`), the file's other lists are cleared."""
     files = read_message_files(message_paths(paths))
     intake = Intake(files, {})
     _check_signatures(files, store, require_signatures, intake.refused)
@@ -108,11 +121,38 @@ def take_in(paths: Iterable[Path], store: Store, require_signatures: bool = Fals
             )
     tables = {stem: _concat_tagged(parts, stem) for stem, parts in rows.items()}
     _refuse_changes_in_use(tables, store, intake.refused)
+    if waiting:
+        intake.deferred = _waiting_nodes(tables["inventories"], files, waiting) - set(
+            intake.refused
+        )
+    left_out = set(intake.refused) | intake.deferred
     intake.tables = {
-        stem: _without(table, intake.refused).drop_columns([FILE_COLUMN, NODE_COLUMN])
+        stem: _without(table, left_out).drop_columns([FILE_COLUMN, NODE_COLUMN])
         for stem, table in tables.items()
     }
     return intake
+
+
+def _waiting_nodes(
+    inventories: pa.Table, files: list[MessageFile], waiting: Mapping[str, Collection[str]]
+) -> set[tuple[int, int]]:
+    """(file, node) of the declaration lists of `waiting`'s files that need a key it names."""
+    missing = {
+        index: frozenset(waiting[entry.path.name])
+        for index, entry in enumerate(files)
+        if entry.path.name in waiting
+    }
+    if not missing or inventories.num_rows == 0:
+        return set()
+    of_files = pc.is_in(inventories[FILE_COLUMN], pa.array(list(missing), pa.int32()))
+    heads = inventories.filter(of_files).select(
+        [FILE_COLUMN, NODE_COLUMN, *companion_keys.NEEDED_COLUMNS]
+    )
+    return {
+        (int(head[FILE_COLUMN]), int(head[NODE_COLUMN]))
+        for head in heads.to_pylist()
+        if missing[head[FILE_COLUMN]].intersection(companion_keys.needed_by(head))
+    }
 
 
 def _take_export(
@@ -264,7 +304,7 @@ def _concat_tagged(parts: list[pa.Table], stem: str) -> pa.Table:
     return concat(parts, tagged)
 
 
-def _without(table: pa.Table, refused: Refusals) -> pa.Table:
+def _without(table: pa.Table, refused: Collection[tuple[int, int]]) -> pa.Table:
     if not refused or table.num_rows == 0:
         return table
     keys = pc.add(

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -66,6 +66,7 @@ class ClearResult:
     # them (the service records them in its store: writing files to read them back cost more
     # than building them).
     kept_receipts: list[RenderedReceipt] = field(default_factory=list)
+    waiting_lists: int = 0  # declaration lists left for a later run (`clear(waiting=...)`)
     # Seconds spent reading CEB messages and writing their receipts (the XML share of a run).
     message_seconds: float = 0.0
     receipt_seconds: float = 0.0
@@ -163,11 +164,14 @@ def clear(
     receipt_signer: receipts.ReceiptSigner | None = None,
     engine: Engine | None = None,
     keep_receipts: bool = False,
+    waiting: Mapping[str, Collection[str]] | None = None,
 ) -> ClearResult:
     """Clear every declaration found in `inputs_given` (folders of document files, folders and
     files of CEB messages); write `out/decisions.parquet`, `out/tax_lines.parquet` and, for
     messages, their receipts under `out/receipts/` (in `ClearResult.kept_receipts` instead when
-    `keep_receipts`); commit what is new to `store`.
+    `keep_receipts`); commit what is new to `store`. `waiting` (the service's companion window,
+    `intake.take_in`) leaves out, unanswered, the lists of the message files it names that still
+    wait for a companion (`ClearResult.waiting_lists`).
 
     The stages run on `engine` (by default the store's own DuckDB connection); what they decide
     is recorded in `store` either way."""
@@ -178,7 +182,7 @@ def clear(
     step("reading documents")
     sources = read_folder([p for p in inputs_given if p.is_dir()], intake.CLEARED_DOCUMENTS)
     started = time.perf_counter()
-    messages = intake.take_in(inputs_given, store, require_signatures)
+    messages = intake.take_in(inputs_given, store, require_signatures, waiting)
     message_seconds = time.perf_counter() - started
     if messages.files and engine.name != "duckdb":
         raise EngineInputError(
@@ -384,6 +388,7 @@ def clear(
         }
     if messages.files:
         result.messages = len(messages.files)
+        result.waiting_lists = len(messages.deferred)
         result.unreadable_messages = sum(1 for f in messages.files if f.message is None)
         started = time.perf_counter()
         answered = _answer_messages(
@@ -571,6 +576,7 @@ def _answer_messages(
         decisions=decisions,
         tax_lines=tax_lines,
         refused=messages.refused,
+        deferred=messages.deferred,
         deleted=deleted,
         clock=as_of or dt.datetime.now().replace(microsecond=0),
         answers={**answers, **(exports.answers if exports else {})},

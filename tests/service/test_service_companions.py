@@ -9,7 +9,7 @@ from pathlib import Path
 
 from service_world import AGENT, SENDERS, T_SHIRT, Running, start
 
-from builders import declaration, write_messages
+from builders import declaration, merge, write_messages
 from cbec import pipeline
 from cbec.pipeline import Policy
 from cbec.store.embedded import Store
@@ -104,3 +104,68 @@ def test_companions_cleared_before_the_service_by_cbec_clear_count(
         _post(running, [inventory])
         assert running.service.batcher.flush() == 1
         assert _agent_statuses(running) == ["120", "800"]
+
+
+def _by_list(running: Running) -> dict[str, list[str]]:
+    """Each declaration list's CEB622 statuses and CEB816 bills, in cursor order."""
+    found: dict[str, list[str]] = {}
+    for receipt in running.receipts(AGENT):
+        xml = str(receipt["xml"])
+        if receipt["code"] == "622":
+            cop_no = xml.split("<ceb:copNo>")[1].split("<")[0]
+            found.setdefault(cop_no, []).append(xml.split("<ceb:returnStatus>")[1].split("<")[0])
+        elif receipt["code"] == "816":
+            cop_no = xml.split("<ceb:entDutyNo>")[1].split("<")[0]
+            found.setdefault(cop_no, []).append("bill")
+    return found
+
+
+def _two_lists_one_without_its_order(root: Path) -> tuple[list[Path], Path, Path]:
+    """(P1's order, payment and waybill with P2's payment and waybill; P2's order; the one
+    message declaring both P1 and P2)."""
+    p1 = write_messages(root / "p1", declaration("P1", T_SHIRT), prefix="p1-")
+    p2_order, p2_payment, p2_waybill, _ = write_messages(
+        root / "p2", declaration("P2", T_SHIRT), prefix="p2-"
+    )
+    both = write_messages(
+        root / "both", merge(declaration("P1", T_SHIRT), declaration("P2", T_SHIRT)), "both-"
+    )[-1]
+    return [*p1[:3], p2_payment, p2_waybill], p2_order, both
+
+
+def test_the_complete_lists_of_a_message_clear_while_another_waits_for_its_order(
+    tmp_path: Path, policy: Policy, service_store: str | None
+) -> None:
+    """One message declares P1 and P2; P2's order has not come. P1 is cleared at once (120,
+    800 and its bill); P2 waits, and clears when its order comes; nothing is answered twice."""
+    companions, p2_order, both = _two_lists_one_without_its_order(tmp_path)
+    with start(tmp_path, policy, pg_url=service_store, clock=Clock()) as running:
+        _post(running, [*companions, both])
+        assert running.service.batcher.flush() == 5  # the companions; the message stays
+        assert _by_list(running) == {"P1": ["120", "800", "bill"]}
+        assert running.client.get("/health").json()["queue"] == 1
+        assert running.service.batcher.flush() == 0  # nothing changed: held, not cleared again
+        _post(running, [p2_order])
+        assert running.service.batcher.flush() == 2  # the order, and the message, whole
+        assert _by_list(running) == {
+            "P1": ["120", "800", "bill"],
+            "P2": ["120", "800", "bill"],
+        }
+        assert running.client.get("/health").json()["queue"] == 0
+
+
+def test_a_list_whose_order_never_comes_is_rejected_and_its_neighbour_answered_once(
+    tmp_path: Path, policy: Policy, service_store: str | None
+) -> None:
+    companions, _, both = _two_lists_one_without_its_order(tmp_path)
+    clock = Clock()
+    with start(
+        tmp_path, policy, pg_url=service_store, clock=clock, companion_window_seconds=60
+    ) as running:
+        _post(running, [*companions, both])
+        assert running.service.batcher.flush() == 5
+        clock.now += dt.timedelta(seconds=60)  # the window (60 s here) has ended
+        assert running.service.batcher.flush() == 1
+        assert _by_list(running) == {"P1": ["120", "800", "bill"], "P2": ["100"]}
+        decision = running.client.get("/v1/declarations/P2", headers=running.headers(AGENT))
+        assert decision.json()["reasons"] == ["order_missing"]

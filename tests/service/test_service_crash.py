@@ -201,6 +201,7 @@ def test_killed_at_random_moments_the_service_loses_nothing_and_decides_once(
             store.close()
     logs = "".join(server.log.read_text() for server in servers)
     assert logs.count("cbec serving") - len(servers) == KILLS
+    assert "INFO cbec.service: cleared a batch of" in logs  # an operator sees each batch
 
 
 def _check(

@@ -102,7 +102,7 @@ def test_a_batch_cleared_again_after_a_crash_adds_no_decision_and_no_receipt(
         "SELECT id, sender, guid, message_code, node_guids, body FROM service_intake ORDER BY id"
     )
     entries = [intake.Entry(r[0], r[1], r[2], r[3], tuple(r[4]), bytes(r[5])) for r in rows]
-    receipts, when = cleared.service.batcher._clear_in_folder(entries)
+    receipts, when, _ = cleared.service.batcher._clear_in_folder(entries, {})
     assert {r.code for r in receipts} >= {"312", "412", "512", "622", "816"}
     assert cleared.service.journal.record([e.id for e in entries], receipts, when) == 0
     decided = cleared.rows("SELECT count(*) FROM decisions WHERE cop_no = 'S1'")

@@ -45,6 +45,7 @@ class _Cleared:
     entries: list[intake.Entry]
     added: int  # receipts recorded
     seconds: float
+    waiting: int  # declaration lists left in entries cleared in part
 
 
 class Batcher:
@@ -71,28 +72,47 @@ class Batcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._looked_up: set[int] = set()  # entries whose companions were sought in the store
+        # Entries cleared in part, with the companion keys they still waited for then.
+        self._in_part: dict[int, frozenset[str]] = {}
 
     # Driving -----------------------------------------------------------------------------
 
     def flush(self) -> int:
         """Clears every entry waiting, batch after batch; returns how many were cleared."""
         total = 0
-        while cleared := self.clear_one_batch():
+        while True:
+            claimed, cleared = self._one_batch()
             total += cleared
-        return total
+            if not claimed:
+                return total
 
     def clear_one_batch(self) -> int:
-        """Clears the oldest waiting entries (one batch at most) but the declaration lists still
-        waiting for a companion (service/companions.py); returns how many."""
+        """Clears the oldest waiting entries (one batch at most); returns how many."""
+        return self._one_batch()[1]
+
+    def _one_batch(self) -> tuple[int, int]:
+        """(entries claimed, entries cleared) of one batch.
+
+        A message whose declaration lists wait for a companion (service/companions.py) is
+        cleared in part: its complete lists now, the waiting ones left in it (`pipeline.clear(
+        waiting=...)`), and the entry stays in the queue. It is held back until what it waits
+        for changes (a companion comes: its lists are cleared in part again, or whole) or its
+        window ends (cleared whole: the lists still missing a companion are rejected for it).
+        The lists cleared before are answered again from their decisions, with the same
+        receipts, which the receipt log records once."""
         with self.lock:
             window = dt.timedelta(seconds=self.settings.companion_window_seconds)
-            held = self.journal.held(self.store, self.clock(), window, self._looked_up)
+            waiting = self.journal.held(self.store, self.clock(), window, self._looked_up)
+            self._in_part = {i: k for i, k in self._in_part.items() if waiting.get(i) == k}
+            held = set(self._in_part)
             with self.journal.claim(self.settings.batch_max_messages, held) as claim:
-                cleared = self._clear(claim, claim.entries) if claim.entries else []
+                part = {e.id: waiting[e.id] for e in claim.entries if e.id in waiting}
+                cleared = self._clear(claim, claim.entries, part) if claim.entries else []
+            self._in_part.update(part)  # committed: held until what they wait for changes
             # Committed: the receipts are readable now (not before: a long poll woken earlier
             # would find nothing and sleep on).
             self._committed(cleared)
-            return len(claim.entries)
+            return len(claim.entries), len(claim.entries) - len(part)
 
     def start(self) -> None:
         self._stop.clear()
@@ -124,34 +144,42 @@ class Batcher:
 
     # Clearing ----------------------------------------------------------------------------
 
-    def _clear(self, claim: Claim, entries: list[intake.Entry]) -> list[_Cleared]:
-        """Clears `entries` and records their receipts in `claim`; a failed batch is cleared
-        again message by message. Returns what was cleared, for `_committed`."""
+    def _clear(
+        self, claim: Claim, entries: list[intake.Entry], part: dict[int, frozenset[str]]
+    ) -> list[_Cleared]:
+        """Clears `entries` (those of `part` in part: their lists waiting for the companion keys
+        named stay in the queue) and records their receipts in `claim`; a failed batch is
+        cleared again message by message. Returns what was cleared, for `_committed`."""
         started = time.perf_counter()
         try:
             # Cleared again on fresh history when another process committed first (PostgreSQL).
-            receipts, when = retrying(self.store, lambda: self._clear_in_folder(entries))
+            receipts, when, waiting = retrying(
+                self.store, lambda: self._clear_in_folder(entries, part)
+            )
         except Exception as exc:
             if len(entries) > 1:
                 log.warning("a batch of %d failed (%s); clearing one by one", len(entries), exc)
-                return [done for entry in entries for done in self._clear(claim, [entry])]
+                return [done for entry in entries for done in self._clear(claim, [entry], part)]
             entry = entries[0]
             log.exception("message %d (guid %s) could not be cleared", entry.id, entry.guid)
             failure = masking.mask_text(str(exc))  # kept in the store, read by operators
             claim.record([entry.id], [], self.clock(), failure=failure)
             self.metrics.add("cbec_batch_failures_total")
             return []
-        added = claim.record([e.id for e in entries], receipts, when)
-        return [_Cleared(entries, added, time.perf_counter() - started)]
+        whole = [e for e in entries if e.id not in part]
+        added = claim.record([e.id for e in whole], receipts, when)
+        return [_Cleared(whole, added, time.perf_counter() - started, waiting)]
 
     def _committed(self, cleared: list[_Cleared]) -> None:
         readable = time.time()
         for done in cleared:
             log.info(
-                "cleared a batch of %d messages in %.2f s (%d receipts)",
+                "cleared a batch of %d messages in %.2f s (%d receipts, %d lists wait for a "
+                "companion)",
                 len(done.entries),
                 done.seconds,
                 done.added,
+                done.waiting,
             )
             self.metrics.add("cbec_batches_total")
             self.metrics.add("cbec_batch_messages_total", len(done.entries))
@@ -171,8 +199,8 @@ class Batcher:
             self.on_receipts()
 
     def _clear_in_folder(
-        self, entries: list[intake.Entry]
-    ) -> tuple[list[intake.ReceiptRow], dt.datetime]:
+        self, entries: list[intake.Entry], part: dict[int, frozenset[str]]
+    ) -> tuple[list[intake.ReceiptRow], dt.datetime, int]:
         when = self.clock()
         with tempfile.TemporaryDirectory(prefix="cbec-batch-") as temporary:
             folder = Path(temporary) / "messages"
@@ -181,9 +209,15 @@ class Batcher:
                 (folder / _file_name(entry.id)).write_bytes(entry.body)
             out = Path(temporary) / "out"
             result = pipeline.clear(
-                [folder], self.store, out, self.policy, as_of=when, keep_receipts=True
+                [folder],
+                self.store,
+                out,
+                self.policy,
+                as_of=when,
+                keep_receipts=True,
+                waiting={_file_name(i): keys for i, keys in part.items()},
             )
-            return _receipts(result.kept_receipts, entries), when
+            return _receipts(result.kept_receipts, entries), when, result.waiting_lists
 
 
 def _file_name(entry_id: int) -> str:

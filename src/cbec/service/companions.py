@@ -14,8 +14,9 @@ payment by `ebpCode` + `orderNo`, the waybill by `logisticsCode` + `logisticsNo`
 to `service_companions`, with the first intake entry providing them; keys of documents the store
 held before the service saw them (a `cbec clear` run) are looked up there once and remembered.
 
-A message is held as a whole, until every list in it is complete or its window ends: its nodes
-share one intake entry and one acknowledgement.
+Each list waits alone (service/batcher.py): a message's complete lists are cleared while its
+waiting ones stay in the queue with the message's intake entry, which is cleared again, in part or
+whole, when a companion comes or the window ends.
 """
 
 from __future__ import annotations
@@ -26,27 +27,11 @@ from collections.abc import Callable
 import duckdb
 import ibis
 
+from cbec.messages import companion_keys
 from cbec.messages.parse import ParsedMessage
 from cbec.store.embedded import Store
 
-# (document stem, kind, key columns) of what a message provides.
-_PROVIDED = (
-    ("orders", "order", ("ebp_code", "order_no")),
-    ("payments", "payment", ("ebp_code", "order_no")),
-    ("waybills", "waybill", ("logistics_code", "logistics_no")),
-)
-# What a declaration list needs: the same kinds, from its own head's columns.
-_NEEDED = (
-    ("order", ("ebp_code", "order_no")),
-    ("payment", ("ebp_code", "order_no")),
-    ("waybill", ("logistics_code", "logistics_no")),
-)
-
-
-def _key(kind: str, values: tuple[object, ...]) -> str | None:
-    if any(v is None or not str(v).strip() for v in values):
-        return None  # a node without its key is answered by the checks, not awaited
-    return kind + ":" + ":".join(str(v).strip() for v in values)
+_PROVIDED, _NEEDED, _key = companion_keys.PROVIDED, companion_keys.NEEDED, companion_keys.key
 
 
 def provided(message: ParsedMessage) -> list[str]:
@@ -129,8 +114,9 @@ def held(
     now: dt.datetime,
     window: dt.timedelta,
     looked_up: set[int],
-) -> set[int]:
-    """The waiting entries to hold back now: in their window, with a companion not yet come.
+) -> dict[int, frozenset[str]]:
+    """The waiting entries, in their window with a companion not yet come, each with the keys of
+    the companions it still waits for.
     `missing` reads the intake log (`companions.missing` on the embedded store), and
     `remember_found` records keys found in the store as provided before the service.
 
@@ -138,7 +124,7 @@ def held(
     since came through the intake, whose keys are remembered already."""
     waiting = missing(now - window)
     if not waiting:
-        return set()
+        return {}
     new_keys = sorted(k for k, ids in waiting.items() if not looked_up.issuperset(ids))
     if new_keys:
         store.refresh()  # documents other processes of a PostgreSQL store cleared since
@@ -146,7 +132,12 @@ def held(
     looked_up.update(i for ids in waiting.values() for i in ids)
     if found:  # remembered as provided before the service (no intake entry)
         remember_found(found)
-    return {i for key, ids in waiting.items() if key not in set(found) for i in ids}
+    still: dict[int, set[str]] = {}
+    for key, ids in waiting.items():
+        if key not in set(found):
+            for i in ids:
+                still.setdefault(i, set()).add(key)
+    return {i: frozenset(keys) for i, keys in still.items()}
 
 
 def provided_later(con: duckdb.DuckDBPyConnection, entry_ids: list[int], last_id: int) -> set[int]:

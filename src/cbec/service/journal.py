@@ -95,7 +95,7 @@ class Journal(Protocol):
     # The batcher's side: its thread, under the service's lock.
     def held(
         self, store: Store, now: dt.datetime, window: dt.timedelta, looked_up: set[int]
-    ) -> set[int]: ...
+    ) -> dict[int, frozenset[str]]: ...
 
     def claim(self, limit: int, held: Collection[int]) -> AbstractContextManager[Claim]: ...
 
@@ -263,7 +263,7 @@ class EmbeddedJournal(RequestSide):
 
     def held(
         self, store: Store, now: dt.datetime, window: dt.timedelta, looked_up: set[int]
-    ) -> set[int]:
+    ) -> dict[int, frozenset[str]]:
         return companions.held(
             store,
             lambda cutoff: companions.missing(self.con, cutoff),

@@ -72,7 +72,7 @@ class PostgresJournal(RequestSide):
 
     def held(
         self, store: Store, now: dt.datetime, window: dt.timedelta, looked_up: set[int]
-    ) -> set[int]:
+    ) -> dict[int, frozenset[str]]:
         return companions.held(
             store,
             self._missing,
