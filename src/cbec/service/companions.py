@@ -31,17 +31,15 @@ from cbec.messages import companion_keys
 from cbec.messages.parse import ParsedMessage
 from cbec.store.embedded import Store
 
-_PROVIDED, _NEEDED, _key = companion_keys.PROVIDED, companion_keys.NEEDED, companion_keys.key
-
 
 def provided(message: ParsedMessage) -> list[str]:
     """The companion keys the message's nodes provide."""
     keys: list[str] = []
-    for stem, kind, columns in _PROVIDED:
+    for stem, kind, columns in companion_keys.PROVIDED:
         table = message.tables.get(stem)
         if table is not None:
             rows = zip(*(table.column(c).to_pylist() for c in columns), strict=True)
-            keys += [k for row in rows if (k := _key(kind, row)) is not None]
+            keys += [k for row in rows if (k := companion_keys.key(kind, row)) is not None]
     return sorted(set(keys))
 
 
@@ -50,11 +48,8 @@ def needed(message: ParsedMessage) -> list[str]:
     table = message.tables.get("inventories")
     if table is None:
         return []
-    keys: list[str] = []
-    for kind, columns in _NEEDED:
-        rows = zip(*(table.column(c).to_pylist() for c in columns), strict=True)
-        keys += [k for row in rows if (k := _key(kind, row)) is not None]
-    return sorted(set(keys))
+    heads = table.select(list(companion_keys.NEEDED_COLUMNS)).to_pylist()
+    return sorted({k for head in heads for k in companion_keys.needed_by(head)})
 
 
 # Records the keys an intake entry provides (the first provider of a key is kept); with no entry,
@@ -87,7 +82,7 @@ def _missing(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime) -> dict[str, l
 def _found_in_store(store: Store, keys: list[str]) -> list[str]:
     """Of `keys`, those whose document the store holds (stored by an earlier `cbec clear`)."""
     found: list[str] = []
-    for stem, kind, columns in _PROVIDED:
+    for stem, kind, columns in companion_keys.PROVIDED:
         wanted = [k for k in keys if k.startswith(kind + ":")]
         stored = store.documents(stem) if wanted else None
         if stored is None:
@@ -132,9 +127,10 @@ def held(
     looked_up.update(i for ids in waiting.values() for i in ids)
     if found:  # remembered as provided before the service (no intake entry)
         remember_found(found)
+    found_keys = set(found)
     still: dict[int, set[str]] = {}
     for key, ids in waiting.items():
-        if key not in set(found):
+        if key not in found_keys:
             for i in ids:
                 still.setdefault(i, set()).add(key)
     return {i: frozenset(keys) for i, keys in still.items()}
