@@ -58,6 +58,11 @@ REMEMBER = (
     "INSERT INTO service_companions SELECT unnest({p}::VARCHAR[]), {p}::BIGINT "
     "ON CONFLICT DO NOTHING"
 )
+# Keys of several entries at once: keys[i] is provided by ids[i] (the unnests zip).
+REMEMBER_MANY = (
+    "INSERT INTO service_companions SELECT unnest({p}::VARCHAR[]), unnest({p}::BIGINT[]) "
+    "ON CONFLICT DO NOTHING"
+)
 
 
 def remember(con: duckdb.DuckDBPyConnection, intake_id: int | None, keys: list[str]) -> None:
