@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cbec.enterprises import Enterprise
-from cbec.messages.parse import ParsedMessage
+from cbec.messages.parse import RawMessage, part_texts
 from cbec.store.embedded import Store
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def enterprise_by_key(journal: Journal, key: str | None) -> Enterprise:
     return enterprise
 
 
-def check_sender(enterprise: Enterprise, message: ParsedMessage) -> None:
+def check_sender(enterprise: Enterprise, message: RawMessage) -> None:
     """Raises Refusal (403) unless the enterprise may send this message about itself."""
     code = message.type.code
     permission = PERMISSIONS.get(code)
@@ -140,9 +140,8 @@ def check_sender(enterprise: Enterprise, message: ParsedMessage) -> None:
             f"{' or '.join(permission.roles)}; {enterprise.code} has "
             f"{', '.join(enterprise.roles)}.",
         )
-    heads = message.tables.get(message.type.head.document.stem)
-    rows = heads.select(list(permission.author_columns)).to_pylist() if heads is not None else []
-    for number, row in enumerate(rows, start=1):
+    rows = part_texts(message, message.type.head.document.stem, permission.author_columns)
+    for number, row in enumerate(rows or [], start=1):
         if enterprise.code not in row.values():
             elements = " or ".join(_element(c) for c in permission.author_columns)
             found = ", ".join(f"{_element(c)}={v!r}" for c, v in row.items())
@@ -154,7 +153,7 @@ def check_sender(enterprise: Enterprise, message: ParsedMessage) -> None:
             )
 
 
-def check_signature(enterprise: Enterprise, message: ParsedMessage, at: dt.datetime) -> None:
+def check_signature(enterprise: Enterprise, message: RawMessage, at: dt.datetime) -> None:
     """Raises Refusal (403) unless the message is signed with the sender's registered
     certificate, valid at `at`, when the sender registered one and the message declares a node
     (appStatus 2: a declared node is signed, domain digest section 6; appStatus 1 needs none, as
@@ -164,10 +163,11 @@ def check_signature(enterprise: Enterprise, message: ParsedMessage, at: dt.datet
 
     if enterprise.cert_pem is None:
         return
-    heads = message.tables.get(message.type.head.document.stem)
-    if heads is None or "app_status" not in heads.column_names:
+    head = message.type.head
+    if "app_status" not in head.columns:
         return
-    if "2" not in heads.column("app_status").to_pylist():
+    rows = part_texts(message, head.document.stem, ["app_status"]) or []
+    if not any(row["app_status"] == "2" for row in rows):
         return
     try:
         verify_message(message.raw, enterprise.cert_pem.encode("ascii"), at=at)

@@ -28,27 +28,23 @@ import duckdb
 import ibis
 
 from cbec.messages import companion_keys
-from cbec.messages.parse import ParsedMessage
+from cbec.messages.parse import RawMessage, part_texts
 from cbec.store.embedded import Store
 
 
-def provided(message: ParsedMessage) -> list[str]:
+def provided(message: RawMessage) -> list[str]:
     """The companion keys the message's nodes provide."""
     keys: list[str] = []
     for stem, kind, columns in companion_keys.PROVIDED:
-        table = message.tables.get(stem)
-        if table is not None:
-            rows = zip(*(table.column(c).to_pylist() for c in columns), strict=True)
-            keys += [k for row in rows if (k := companion_keys.key(kind, row)) is not None]
+        for row in part_texts(message, stem, columns) or []:
+            if (k := companion_keys.key(kind, tuple(row[c] for c in columns))) is not None:
+                keys.append(k)
     return sorted(set(keys))
 
 
-def needed(message: ParsedMessage) -> list[str]:
+def needed(message: RawMessage) -> list[str]:
     """The companion keys the message's declaration lists need."""
-    table = message.tables.get("inventories")
-    if table is None:
-        return []
-    heads = table.select(list(companion_keys.NEEDED_COLUMNS)).to_pylist()
+    heads = part_texts(message, "inventories", companion_keys.NEEDED_COLUMNS) or []
     return sorted({k for head in heads for k in companion_keys.needed_by(head)})
 
 

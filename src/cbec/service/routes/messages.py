@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from cbec.enterprises import Enterprise
-from cbec.messages.parse import MessageRefused, ParsedMessage, parse_message
+from cbec.messages.parse import MessageRefused, RawMessage, part_texts, read_message
 from cbec.service import auth, companions, json_messages
 from cbec.service.deps import CallerDep, Service, ServiceDep
 
@@ -94,9 +94,11 @@ def _take_in(running: Service, sender: Enterprise, body: bytes) -> tuple[int, bo
     return entry_id, new, guid
 
 
-def _parsed(body: bytes) -> ParsedMessage:
+def _parsed(body: bytes) -> RawMessage:
+    """The message read, not typed: its values are typed and checked when it is cleared, and
+    answered by its receipts (`part_texts` reads what acknowledging needs)."""
     try:
-        message = parse_message(body)
+        message = read_message(body)
     except MessageRefused as exc:
         raise auth.Refusal(
             400, "message_unreadable", f"Not a readable CEB message: {exc.reason}."
@@ -111,10 +113,10 @@ def _parsed(body: bytes) -> ParsedMessage:
     return message
 
 
-def _node_guids(message: ParsedMessage) -> list[str]:
+def _node_guids(message: RawMessage) -> list[str]:
     """The `guid` of every business node; each must have one (receipts are delivered by it)."""
-    heads = message.tables.get(message.type.head.document.stem)
-    guids = heads.column("guid").to_pylist() if heads is not None else []
+    rows = part_texts(message, message.type.head.document.stem, ["guid"]) or []
+    guids = [row["guid"] for row in rows]
     for number, guid in enumerate(guids, start=1):
         if not guid:
             raise auth.Refusal(
