@@ -245,6 +245,7 @@ async def drive(
     decided_at: dict[str, float] = {}
     window_bound: set[str] = set()  # lists rejected for a companion that never came
     poll_timeouts: list[float] = []  # receipt polls unanswered within the client's 60 s
+    acknowledged: list[float] = []  # each message's POST, sent to 202
     expected = sum(lists_per_message)
     queue: asyncio.Queue[tuple[float, str, bytes] | None] = asyncio.Queue()
     stop = asyncio.Event()
@@ -286,6 +287,7 @@ async def drive(
                     base = bases[next(turn) % len(bases)]
                     answer = await client.post(f"{base}/v1/messages", content=body, headers=headers)
                     if answer.status_code == 202:
+                        acknowledged.append(time.perf_counter() - began)
                         break
                     if answer.status_code != 429:
                         raise SystemExit(f"POST refused: {answer.status_code} {answer.text}")
@@ -352,6 +354,11 @@ async def drive(
             f"p{q}": round(float(np.percentile(latencies, q)), 3) for q in (50, 95, 99)
         }
         | {"max": round(float(latencies.max()), 3)},
+        # The acknowledgement: a message's POST to its 202 (the message durable).
+        "acknowledgement_seconds": {
+            f"p{q}": round(float(np.percentile(acknowledged or [float("nan")], q)), 3)
+            for q in (50, 95, 99)
+        },
         "load_average_1min_during": {
             "mean": round(float(np.mean(load)), 1),
             "max": round(max(load), 1),
