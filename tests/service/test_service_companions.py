@@ -169,3 +169,34 @@ def test_a_list_whose_order_never_comes_is_rejected_and_its_neighbour_answered_o
         assert _by_list(running) == {"P1": ["120", "800", "bill"], "P2": ["100"]}
         decision = running.client.get("/v1/declarations/P2", headers=running.headers(AGENT))
         assert decision.json()["reasons"] == ["order_missing"]
+
+
+def test_an_entry_that_stops_waiting_is_forgotten(tmp_path: Path) -> None:
+    """The store is searched once per waiting entry; an entry no longer waiting (cleared, its
+    companion came, its window ended) never waits again and is not remembered for ever."""
+    from cbec.service import companions
+
+    store = Store(tmp_path / "store.duckdb")
+    now, window = dt.datetime(2024, 6, 15, 10), dt.timedelta(minutes=10)
+    waiting = {"order:3301964J31:O1": [5, 7], "waybill:3201980001:W1": [7]}
+    searched: list[list[str]] = []
+
+    def held() -> dict[int, frozenset[str]]:
+        return companions.held(
+            store, lambda cutoff: dict(waiting), searched.append, now, window, looked_up
+        )
+
+    looked_up = {1, 2}  # entries that waited before and no longer do
+    assert held() == {
+        5: frozenset({"order:3301964J31:O1"}),
+        7: frozenset({"order:3301964J31:O1", "waybill:3201980001:W1"}),
+    }
+    assert looked_up == {5, 7}
+    del waiting["waybill:3201980001:W1"], waiting["order:3301964J31:O1"]
+    waiting["order:3301964J31:O2"] = [9]
+    assert held() == {9: frozenset({"order:3301964J31:O2"})}
+    assert looked_up == {9}
+    waiting.clear()
+    assert held() == {} and looked_up == set()
+    assert searched == []  # nothing found in the empty store: nothing remembered
+    store.close()

@@ -37,11 +37,11 @@ def create_service(
 ) -> Service:
     """The service's parts around `store` (its intake and receipt tables created if needed);
     `clock` is the wall clock in China Standard Time (tests give their own)."""
+    policy = policy or pipeline.Policy.load()  # first: a policy that fails opens nothing
     journal = open_journal(store)
     lock = threading.RLock()
     metrics = Metrics()
     recorded = ReceiptSignal()
-    policy = policy or pipeline.Policy.load()
     batcher = Batcher(store, journal, lock, policy, settings, metrics, recorded.notify, clock)
     return Service(
         store=store,

@@ -119,6 +119,9 @@ def held(
     The store is searched once per entry (`looked_up` remembers which were): a document stored
     since came through the intake, whose keys are remembered already."""
     waiting = missing(now - window)
+    # An entry that stops waiting (cleared, its companions came, its window ended) never waits
+    # again: forgotten, so that a service running for months keeps only the entries waiting.
+    looked_up.intersection_update(i for ids in waiting.values() for i in ids)
     if not waiting:
         return {}
     new_keys = sorted(k for k, ids in waiting.items() if not looked_up.issuperset(ids))
