@@ -48,14 +48,10 @@ def needed(message: RawMessage) -> list[str]:
     return sorted({k for head in heads for k in companion_keys.needed_by(head)})
 
 
-# Records the keys an intake entry provides (the first provider of a key is kept); with no entry,
-# keys found in the store. Parameters: the keys, the entry's id; `{p}` is the driver's mark.
+# Records the keys intake entries provide (the first provider of a key is kept); with no entry
+# (a null id), keys found in the store. Parameters: the keys, and in step with them the id of the
+# entry providing each (the two unnests zip); `{p}` is the driver's mark.
 REMEMBER = (
-    "INSERT INTO service_companions SELECT unnest({p}::VARCHAR[]), {p}::BIGINT "
-    "ON CONFLICT DO NOTHING"
-)
-# Keys of several entries at once: keys[i] is provided by ids[i] (the unnests zip).
-REMEMBER_MANY = (
     "INSERT INTO service_companions SELECT unnest({p}::VARCHAR[]), unnest({p}::BIGINT[]) "
     "ON CONFLICT DO NOTHING"
 )
@@ -64,7 +60,7 @@ REMEMBER_MANY = (
 def remember(con: duckdb.DuckDBPyConnection, intake_id: int | None, keys: list[str]) -> None:
     """`REMEMBER` on the embedded store."""
     if keys:
-        con.execute(REMEMBER.format(p="?"), [keys, intake_id])
+        con.execute(REMEMBER.format(p="?"), [keys, [intake_id] * len(keys)])
 
 
 def _missing(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime) -> dict[str, list[int]]:

@@ -233,7 +233,7 @@ class RequestSide:
         with self._requests_lock:
             try:
                 with self._transaction():
-                    return list(self._append(offers))
+                    return list(self._append(offers))  # typed as results or errors
             except Exception as error:
                 if len(offers) == 1:
                     return [error]
@@ -257,7 +257,7 @@ class RequestSide:
                 for companion in offer.provides:
                     provided.setdefault(companion, added[key])
         if provided:
-            self._execute(companions.REMEMBER_MANY, [list(provided), list(provided.values())])
+            self._execute(companions.REMEMBER, [list(provided), list(provided.values())])
         results = []
         for offer in offers:
             key = (offer.sender, offer.guid)

@@ -139,7 +139,7 @@ class PostgresJournal(RequestSide):
 
 def _remember(pg: Any, intake_id: int | None, keys: list[str]) -> None:
     if keys:
-        pg.execute(companions.REMEMBER.format(p="%s"), [keys, intake_id])
+        pg.execute(companions.REMEMBER.format(p="%s"), [keys, [intake_id] * len(keys)])
 
 
 def _record(
