@@ -29,8 +29,9 @@ from cbec.clearance.frames import any_true, attach, with_policy
 from cbec.clearance.money import fen_to_money
 from cbec.documents.reading import ANSWERED_BY_KEY, DocumentSource, RowError, read_folder
 from cbec.documents.schemas import DECISION, TAX_LINE, Document
-from cbec.engines import Engine
+from cbec.engines import Engine, reuse
 from cbec.engines.duckdb import DuckDBEngine
+from cbec.engines.reuse import reused
 from cbec.exports import compose as export_compose
 from cbec.ledgers import guarantee, quantity, returns, stock
 from cbec.messages import batch as batch_files
@@ -175,9 +176,41 @@ def clear(
 
     The stages run on `engine` (by default the store's own DuckDB connection); what they decide
     is recorded in `store` either way."""
+    engine = engine or DuckDBEngine(store)
+    # A store kept open clears run after run (the online service): the stages' expressions
+    # built on its connection are reused (cbec.engines.reuse).
+    built = engine.compiled.built if isinstance(engine, DuckDBEngine) else None
+    with reuse.reusing(built):
+        return _clear(
+            inputs_given,
+            store,
+            out,
+            policy,
+            engine,
+            as_of,
+            progress,
+            require_signatures,
+            receipt_signer,
+            keep_receipts,
+            waiting,
+        )
+
+
+def _clear(
+    inputs_given: list[Path],
+    store: Store,
+    out: Path,
+    policy: Policy,
+    engine: Engine,
+    as_of: dt.datetime | None,
+    progress: Progress | None,
+    require_signatures: bool,
+    receipt_signer: receipts.ReceiptSigner | None,
+    keep_receipts: bool,
+    waiting: Mapping[str, Collection[str]] | None,
+) -> ClearResult:
     step = progress or (lambda _: None)
     store.refresh()  # history as other processes left it (a PostgreSQL store is shared)
-    engine = engine or DuckDBEngine(store)
 
     step("reading documents")
     sources = read_folder([p for p in inputs_given if p.is_dir()], intake.CLEARED_DOCUMENTS)
@@ -316,7 +349,9 @@ def clear(
     tax_lines = engine.materialize("new_tax_lines", tax_lines)
 
     step("deciding")
-    new_decisions = _decisions(engine, decided_now, line_tax, as_of)
+    new_decisions = _decisions(
+        decided_now, line_tax, engine.history("invt_serials"), _moment(engine, as_of)
+    )
     new_decisions = engine.materialize("new_decisions", new_decisions)
     new_decisions = engine.materialize(
         "new_decisions_all", _with_unreadable_heads(engine, new_decisions, unreadable, decided)
@@ -613,6 +648,7 @@ HEAD_COLUMNS = (
 )
 
 
+@reused
 def _merge_findings(*parts: dict[str, ir.Value]) -> dict[str, ir.Value]:
     """Columns of several stages over one frame; a reason found by two stages is one flag."""
     merged: dict[str, ir.Value] = {}
@@ -622,6 +658,7 @@ def _merge_findings(*parts: dict[str, ir.Value]) -> dict[str, ir.Value]:
     return merged
 
 
+@reused
 def _combine(checked: ir.Table, findings: list[ir.Table]) -> ir.Table:
     """The checked declarations with the per-declaration findings of the line stages."""
     combined = checked
@@ -649,6 +686,7 @@ def _unreadable_table(keys: set[tuple[str, str]]) -> ir.Table:
     return ibis.memtable(_unreadable_keys(keys))
 
 
+@reused
 def _any(table: ir.Table, columns: list[str]) -> ir.BooleanValue:
     return any_true(*(table[name] for name in columns))
 
@@ -727,22 +765,34 @@ def _hold_for_guarantee(
     return engine.materialize("held", guarantee.hold(decided, engine.arrow(held), decide.RELEASED))
 
 
+def _moment(engine: Engine, as_of: dt.datetime | None) -> ir.Table | None:
+    """`as_of` as a one-row table (`decided_at`): the expressions that read it stay the same from
+    one run to the next (the online service decides at each batch's time; cbec.engines.reuse)."""
+    if as_of is None:
+        return None
+    return engine.arrow(pa.table({"decided_at": pa.array([as_of], pa.timestamp("us"))}))
+
+
+@reused
 def _decisions(
-    engine: Engine, decided: ir.Table, line_tax: ir.Table, as_of: dt.datetime | None
+    decided: ir.Table, line_tax: ir.Table, serials: ir.Table, moment: ir.Table | None
 ) -> ir.Table:
+    """The decision of each declaration: its taxes, its invtNo (after the last `serials` of
+    its customs office and year) and `moment`'s `decided_at` (by default its declaration time)."""
     per_declaration = line_tax.group_by(["agent_code", "cop_no"]).aggregate(
         customs_fen=line_tax.customs_tax_fen.sum(),
         vat_fen=line_tax.value_added_tax_fen.sum(),
         consumption_fen=line_tax.consumption_tax_fen.sum(),
     )
     d = attach(decided, per_declaration)
+    if moment is not None:
+        d = d.cross_join(moment.select(_decided_at=moment.decided_at.cast("timestamp")))
     released = d.status.isin(decide.ADMITTED)  # a held declaration carries its assessed tax
     customs = ibis.ifelse(released, d.customs_fen.fill_null(0), 0)
     vat = ibis.ifelse(released, d.vat_fen.fill_null(0), 0)
     consumption = ibis.ifelse(released, d.consumption_fen.fill_null(0), 0)
     year = d.decl_time.year()
     customs_code_ok = d.customs_code.re_search(r"^[0-9]{4}$").fill_null(False)
-    serials = engine.history("invt_serials")
     d = d.mutate(_year=year, _code_ok=customs_code_ok)
     d = d.left_join(serials, [d.customs_code == serials.customs_code, d._year == serials.year])
     window = ibis.window(
@@ -755,7 +805,7 @@ def _decisions(
         d.customs_code + d._year.cast("string") + "I" + serial.cast("string").lpad(9, "0"),
         ibis.null("string"),
     )
-    decided_at = ibis.literal(as_of) if as_of is not None else d.decl_time
+    decided_at = d._decided_at if moment is not None else d.decl_time
     return d.select(
         "agent_code",
         "cop_no",
@@ -808,6 +858,7 @@ def _with_unreadable_heads(
     return decisions.union(filler, distinct=False)
 
 
+@reused
 def _serials(decisions: ir.Table) -> ir.Table:
     """The last invtNo serial used per customs office and year, after this batch."""
     numbered = decisions.filter(decisions.invt_no.notnull())
@@ -816,6 +867,7 @@ def _serials(decisions: ir.Table) -> ir.Table:
     ).aggregate(last_serial=numbered.invt_no.right(9).cast("int64").max())
 
 
+@reused
 def _ledger_entries(decisions: ir.Table) -> ir.Table:
     """Admitted declarations consume the buyer's allowance for their calendar year; one held
     for inspection, review or the guarantee reserves it (DESIGN.md: a held declaration keeps its
@@ -890,7 +942,8 @@ def _write_outputs(
         partial = out / f"{name}.parquet.partial"
         store.con.to_parquet(expr, str(partial))
         partial.replace(out / f"{name}.parquet")
-    written = store.con.read_parquet(str(out / "decisions.parquet"))
+    # One name each run: the summary's SQL is compiled once (cbec.engines.duckdb).
+    written = store.con.read_parquet(str(out / "decisions.parquet"), table_name="cbec_written")
     return ClearResult(
         declarations=written.count().to_pyarrow().as_py(),
         new_declarations=new_count,

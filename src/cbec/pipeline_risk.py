@@ -23,6 +23,7 @@ from cbec.clearance.frames import with_policy
 from cbec.documents.schemas import INVENTORY, INVENTORY_LINE
 from cbec.engines import Engine
 from cbec.engines.duckdb import DuckDBEngine
+from cbec.engines.reuse import reused
 from cbec.policy.reference_prices import load_reference_prices
 from cbec.risk import declaration_features as features
 from cbec.risk.rules import Rule, apply_rules, load_rules
@@ -70,9 +71,7 @@ def select(
     scored on `engine` (Arrow batches, on Spark's executors too); the store gives the model and
     the seed. The risk decisions go to the kept table `new_risk_decisions` (RISK_DECISION).
     """
-    admitted = decided.filter(decided.status == decide.RELEASED)
-    asked = admitted.select(*KEYS, "dutiable_value", "single_limit", "decl_date", *POLICY_COLUMNS)
-    table = feature_table(engine, asked, _heads(inventories), lines)
+    table = feature_table(engine, _asked(decided), _heads(inventories), lines)
     rules = shipped_rules() if rules is None else rules
     model, seed = latest_model(store.con.con), risk_seed(store.con.con)
     scored = engine.map_batches(
@@ -83,11 +82,24 @@ def select(
     )
     risk = engine.materialize(TABLE, scored)
     engine.release(FEATURES)
+    return _with_risk_status(decided, risk)
+
+
+@reused
+def _with_risk_status(decided: ir.Table, risk: ir.Table) -> ir.Table:
+    """`decided` with the status the risk selection gave (where it gave one)."""
     status = risk.select(*KEYS, _risk_status="status")
     joined = decided.left_join(status, KEYS).drop("agent_code_right", "cop_no_right")
     return joined.mutate(status=joined._risk_status.fill_null(joined.status).cast("int32")).drop(
         "_risk_status"
     )
+
+
+@reused
+def _asked(decided: ir.Table) -> ir.Table:
+    """The released declarations, whose risk is asked, with what the features read."""
+    admitted = decided.filter(decided.status == decide.RELEASED)
+    return admitted.select(*KEYS, "dutiable_value", "single_limit", "decl_date", *POLICY_COLUMNS)
 
 
 def feature_table(engine: Engine, asked: ir.Table, heads: ir.Table, lines: ir.Table) -> ir.Table:
@@ -97,18 +109,43 @@ def feature_table(engine: Engine, asked: ir.Table, heads: ir.Table, lines: ir.Ta
     Of the stored declarations only those of the day before the first asked one and after are
     read (split orders look back 24 hours); the rest of history comes as first sightings
     (`sightings`), narrower and fewer than the declarations they stand for (docs/risk.md)."""
+    return _features(
+        asked,
+        heads,
+        lines,
+        engine.documents(INVENTORY.stem),
+        sightings(engine),
+        engine.history("risk_outcomes"),
+        engine.arrow(_reference_prices()),
+        engine.history("enterprise_credit"),
+    )
+
+
+@reused
+def _features(
+    asked: ir.Table,
+    heads: ir.Table,
+    lines: ir.Table,
+    stored: ir.Table | None,
+    known: features.History,
+    outcomes: ir.Table,
+    reference: ir.Table,
+    grades: ir.Table,
+) -> ir.Table:
+    """`feature_table` of the tables it reads: the `stored` declaration lists (None: none), the
+    first sightings `known`, the recorded `outcomes`, the `reference` prices, the credit
+    `grades`."""
     recent = heads
-    stored = engine.documents(INVENTORY.stem)
     if stored is not None:
         since = asked.decl_date.min().cast("timestamp") - ibis.interval(days=1)
         recent = heads.union(_heads(stored.filter(stored.decl_time >= since)), distinct=False)
     asked = asked.join(recent.distinct(on=KEYS), KEYS)
-    outcomes = engine.history("risk_outcomes").select(*OUTCOMES)
-    reference = engine.arrow(_reference_prices())
-    seen = sightings(engine).union(features.history_rows(heads))
-    table = features.risk_features(asked, lines, recent, seen, outcomes, reference)
+    seen = known.union(features.history_rows(heads))
+    table = features.risk_features(
+        asked, lines, recent, seen, outcomes.select(*OUTCOMES), reference
+    )
     table = table.join(asked.select(*KEYS, "decl_date", *POLICY_COLUMNS), KEYS)
-    credit = _credit(engine.history("enterprise_credit"), asked)
+    credit = _credit(grades, asked)
     return table.left_join(credit, KEYS).drop("agent_code_right", "cop_no_right")
 
 
@@ -128,8 +165,16 @@ def keep_sightings(engine: Engine, inventories: ir.Table) -> tuple[str, str]:
     """The run's first sightings the store does not hold yet (a pair seen earlier than the
     store's sighting of it counts as new: readers take the earliest), kept as the tables
     `new_risk_contacts` and `new_risk_enterprises` for the batch's commit; their names."""
-    run = features.history_rows(_heads(inventories))
     stored = features.History(engine.history("risk_contacts"), engine.history("risk_enterprises"))
+    new = _new_sightings(inventories, stored)
+    engine.materialize(SIGHTINGS[0], new.contacts)
+    engine.materialize(SIGHTINGS[1], new.enterprises)
+    return SIGHTINGS
+
+
+@reused
+def _new_sightings(inventories: ir.Table, stored: features.History) -> features.History:
+    run = features.history_rows(_heads(inventories))
     contacts = run.contacts.anti_join(
         stored.contacts,
         [
@@ -146,11 +191,13 @@ def keep_sightings(engine: Engine, inventories: ir.Table) -> tuple[str, str]:
             stored.enterprises.first_time <= run.enterprises.first_time,
         ],
     )
-    engine.materialize(SIGHTINGS[0], contacts.select(*features.CONTACT_COLUMNS))
-    engine.materialize(SIGHTINGS[1], enterprises.select(*features.ENTERPRISE_COLUMNS))
-    return SIGHTINGS
+    return features.History(
+        contacts.select(*features.CONTACT_COLUMNS),
+        enterprises.select(*features.ENTERPRISE_COLUMNS),
+    )
 
 
+@reused
 def _heads(inventories: ir.Table) -> ir.Table:
     """One row per declaration with the head columns the features read."""
     columns = [c for c in features.HEAD_COLUMNS if c not in KEYS]
@@ -158,6 +205,7 @@ def _heads(inventories: ir.Table) -> ir.Table:
     return table.group_by(KEYS).aggregate(**{c: table[c].arbitrary() for c in columns})
 
 
+@reused
 def _credit(grades: ir.Table, asked: ir.Table) -> ir.Table:
     """Per declaration: `dishonest` when any of its parties is, else the e-commerce enterprise's
     grade (null when it has none); GACC Order No. 251 grades the enterprise that declares."""

@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 from cbec.clearance.frames import any_true, blank
 from cbec.clearance.identity import identity_number_valid
 from cbec.documents.schemas import INVENTORY, INVENTORY_LINE, ORDER, PAYMENT, WAYBILL
+from cbec.engines.reuse import reused
 
 CNY = "142"
 RETAIL_IMPORT_MODES = ("9610", "1210", "1239")
@@ -25,10 +26,12 @@ MAX_DECLARATION_VALUE = Decimal("1000000")
 MAX_QUANTITY = Decimal("1000000")
 
 
+@reused
 def _missing(table: ir.Table, fields: tuple[str, ...], prefix: str = "") -> ir.BooleanValue:
     return any_true(*(blank(table[f"{prefix}{name}"]) for name in fields))
 
 
+@reused
 def line_total_wrong(
     price: ir.DecimalValue, qty: ir.DecimalValue, total: ir.DecimalValue
 ) -> ir.BooleanValue:
@@ -37,6 +40,7 @@ def line_total_wrong(
     return ((product - total.cast("decimal(38, 2)")).abs() > LINE_TOTAL_TOLERANCE).fill_null(False)
 
 
+@reused
 def line_summary(lines: ir.Table) -> ir.Table:
     """Per declaration: how many lines, their total, and which line checks failed."""
     flagged = lines.mutate(
@@ -65,6 +69,7 @@ def line_summary(lines: ir.Table) -> ir.Table:
     )
 
 
+@reused
 def findings(d: ir.Table) -> dict[str, ir.Value]:
     """The `r_*` flags of the stateless checks, with the line figures later stages need
     (`goods_total`, `dutiable_value`), as columns over `d`: the declarations frame with

@@ -9,6 +9,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cbec.clearance.reasons import CODES
+from cbec.engines.reuse import reused
 
 RELEASED = 800
 REJECTED = 100
@@ -18,6 +19,7 @@ REVIEW = 300  # admitted, held for manual review
 ADMITTED = (RELEASED, INSPECTION, REVIEW)
 
 
+@reused
 def reasons_found(declarations: ir.Table) -> ir.ArrayValue:
     """The list of reason codes whose `r_<code>` flag is set, in the order of `reasons.REASONS`."""
     present = [code for code in CODES if f"r_{code}" in declarations.columns]
@@ -27,6 +29,7 @@ def reasons_found(declarations: ir.Table) -> ir.ArrayValue:
     return slots.filter(lambda reason: reason.notnull())
 
 
+@reused
 def decide(declarations: ir.Table) -> ir.Table:
     """Adds `reasons` and `status`.
 

@@ -13,8 +13,10 @@ import ibis.expr.types as ir
 
 from cbec.clearance.identity import leading_digits
 from cbec.documents.schemas import INVENTORY, INVENTORY_LINE, ORDER, PAYMENT, WAYBILL
+from cbec.engines.reuse import reused
 
 
+@reused
 def one_per_key(table: ir.Table, key: list[str], newest_first: list[str]) -> ir.Table:
     """One row per `key`: the first by `newest_first` (descending) where a key repeats.
 
@@ -43,6 +45,7 @@ ONE_VERSION: dict[str, tuple[list[str], list[str]]] = {
 }
 
 
+@reused
 def one_version(table: ir.Table, stem: str) -> ir.Table:
     """`table` of the family `stem` with one row per key, as `ONE_VERSION` says.
 
@@ -52,6 +55,7 @@ def one_version(table: ir.Table, stem: str) -> ir.Table:
     return one_per_key(table, key, newest_first)
 
 
+@reused
 def prefixed(table: ir.Table, prefix: str) -> ir.Table:
     return table.rename(f"{prefix}_{{name}}")
 
@@ -93,6 +97,7 @@ def _fields(table: ir.Table, names: tuple[str, ...]) -> ir.Table:
     return table.select(*dict.fromkeys(names))
 
 
+@reused
 def declarations(inventories: ir.Table) -> ir.Table:
     """The declarations (one row each: `one_version`) with the columns the stages read, the
     declaration date and the buyer identity's leading digits."""
@@ -102,6 +107,7 @@ def declarations(inventories: ir.Table) -> ir.Table:
     )
 
 
+@reused
 def declarations_with_companions(
     inv: ir.Table, orders: ir.Table, payments: ir.Table, waybills: ir.Table
 ) -> ir.Table:
@@ -132,6 +138,7 @@ def declarations_with_companions(
     )
 
 
+@reused
 def lines_with_heads(lines: ir.Table, declarations: ir.Table) -> ir.Table:
     """Inventory lines (one per gnum: `one_version`) with their declaration's keys, date and
     mode."""
@@ -148,6 +155,7 @@ def lines_with_heads(lines: ir.Table, declarations: ir.Table) -> ir.Table:
     return unique.inner_join(heads, ["agent_code", "cop_no"])
 
 
+@reused
 def blank(value: ir.Value) -> ir.BooleanValue:
     """True where a field is absent: null, or only whitespace for text.
 
@@ -166,6 +174,7 @@ def blank(value: ir.Value) -> ir.BooleanValue:
 WHITESPACE = (" ", "\t", "\n", "\r")
 
 
+@reused
 def differs(left: ir.Value, right: ir.Value) -> ir.BooleanValue:
     """True where both fields are present and differ (text compared after trimming spaces).
 
@@ -182,6 +191,7 @@ def differs(left: ir.Value, right: ir.Value) -> ir.BooleanValue:
     )
 
 
+@reused
 def any_true(*flags: ir.BooleanValue) -> ir.BooleanValue:
     result = ibis.literal(False)
     for flag in flags:
@@ -189,6 +199,7 @@ def any_true(*flags: ir.BooleanValue) -> ir.BooleanValue:
     return result
 
 
+@reused
 def valid_on(table: ir.Table, day: ir.DateValue) -> ir.BooleanValue:
     """A dated row (valid_from inclusive, valid_to exclusive, either may be null) holds on `day`."""
     return (table.valid_from.isnull() | (table.valid_from <= day)) & (
@@ -196,12 +207,14 @@ def valid_on(table: ir.Table, day: ir.DateValue) -> ir.BooleanValue:
     )
 
 
+@reused
 def with_policy(declarations: ir.Table, periods: ir.Table) -> ir.Table:
     """Each declaration with the policy parameters in force on its own declaration date."""
     joined = declarations.left_join(periods, valid_on(periods, declarations.decl_date))
     return joined.drop("valid_from", "valid_to")
 
 
+@reused
 def attach(
     table: ir.Table, extra: ir.Table, keys: tuple[str, ...] = ("agent_code", "cop_no")
 ) -> ir.Table:

@@ -13,6 +13,8 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
+from cbec.engines.reuse import reused
+
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARACTERS = "10X98765432"
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
@@ -47,6 +49,7 @@ def birth_date(number: ir.StringValue) -> ir.DateValue:
     return iso.try_cast("date")
 
 
+@reused
 def identity_number_valid(
     number: ir.StringValue, on: ir.DateValue, digits: ir.IntegerValue | None = None
 ) -> ir.BooleanValue:

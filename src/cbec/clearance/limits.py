@@ -18,6 +18,8 @@ from decimal import Decimal
 
 import ibis.expr.types as ir
 
+from cbec.engines.reuse import reused
+
 
 def _exact(value: ir.Value) -> ir.DecimalValue:
     """Money and limits compared at one type (engines compare decimals of one scale)."""
@@ -27,6 +29,7 @@ def _exact(value: ir.Value) -> ir.DecimalValue:
 ORDER = ("buyer_id_number", "year", "decl_time", "app_time", "cop_no", "agent_code")
 
 
+@reused
 def single_limit(declarations: ir.Table, judged: ir.BooleanValue) -> ir.Table:
     """Adds `full_tax` and `r_over_single_limit` for the `judged` declarations."""
     d = declarations
@@ -40,6 +43,7 @@ def single_limit(declarations: ir.Table, judged: ir.BooleanValue) -> ir.Table:
     )
 
 
+@reused
 def allowance_candidates(declarations: ir.Table, passed: ir.BooleanValue) -> ir.Table:
     """The declarations the annual allowance judges, with their buyer, year, value and limit."""
     d = declarations.filter(passed)
@@ -55,12 +59,14 @@ def allowance_candidates(declarations: ir.Table, passed: ir.BooleanValue) -> ir.
     )
 
 
+@reused
 def used_allowance(ledger: ir.Table) -> ir.Table:
     """(`buyer_id_number`, `year`, `used`) from the allowance ledger: admitted value less the
     value returned (returns are negative entries)."""
     return ledger.group_by(["buyer_id_number", "year"]).aggregate(used=ledger.value.sum())
 
 
+@reused
 def contested(candidates: ir.Table, used_before: ir.Table) -> ir.Table:
     """The candidates of buyers whose year could go over the limit: the only ones judged in turn.
 

@@ -14,8 +14,10 @@ import ibis.expr.types as ir
 from cbec.clearance.checks import line_total_wrong
 from cbec.clearance.frames import any_true, blank, differs
 from cbec.documents.schemas import ORDER_LINE
+from cbec.engines.reuse import reused
 
 
+@reused
 def order_line_summary(order_lines: ir.Table, lines: ir.Table) -> ir.Table:
     """Per declaration: order lines matched one to one, and the order lines' own checks."""
     ol = order_lines
@@ -54,6 +56,7 @@ def order_line_summary(order_lines: ir.Table, lines: ir.Table) -> ir.Table:
     )
 
 
+@reused
 def findings(d: ir.Table) -> dict[str, ir.Value]:
     """The `r_*` flags of matching, as columns over `d`: the declarations frame (frames.py) with
     `order_line_summary` attached.

@@ -8,10 +8,12 @@ import ibis
 import ibis.expr.types as ir
 
 from cbec.clearance.frames import valid_on
+from cbec.engines.reuse import reused
 
 PILOT_MODE = "1210"
 
 
+@reused
 def pilot_zone(declarations: ir.Table, zones: ir.Table) -> ir.Table:
     """Per 1210 declaration: `r_not_pilot_zone` when no zone row valid on its date covers its
     `customs_code` (a 4-digit row that office, a 2-digit row its customs district)."""

@@ -11,8 +11,10 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from cbec.clearance.frames import valid_on
+from cbec.engines.reuse import reused
 
 
+@reused
 def positive_list(lines: ir.Table, rows: ir.Table) -> ir.Table:
     """Per declaration: `r_not_on_positive_list`, `r_bonded_only_goods`, `r_excluded_goods`."""
     checkable = lines.filter(lines.gcode.re_search(r"^[0-9]{10}$").fill_null(False))

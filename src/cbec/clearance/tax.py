@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cbec.clearance.money import WORKING_SCALE, ratio_half_up, wide
+from cbec.engines.reuse import reused
 
 RATE_COLUMNS = (
     "mfn_rate",
@@ -35,6 +36,7 @@ RATE_COLUMNS = (
 )
 
 
+@reused
 def with_tariff(lines: ir.Table, tariff: ir.Table) -> ir.Table:
     """Each line with the tariff row of the longest code prefix (10, then 8 digits) valid then."""
     rates = tariff.select("code", "valid_from", "valid_to", *RATE_COLUMNS)
@@ -64,6 +66,7 @@ def with_tariff(lines: ir.Table, tariff: ir.Table) -> ir.Table:
     return result.drop(*[c for c in result.columns if c.startswith(("t10_", "t8_"))])
 
 
+@reused
 def unknown_tariff(lines: ir.Table) -> ir.Table:
     """Per declaration: `r_tariff_line_unknown` for a well-formed gcode no tariff row covers, and
     `r_required_field_missing` for a specific consumption tax without the legal quantity (qty1)."""
@@ -80,6 +83,7 @@ def unknown_tariff(lines: ir.Table) -> ir.Table:
     )
 
 
+@reused
 def line_terms(lines: ir.Table, terms: ir.Table) -> ir.Table:
     """Each line's taxes as exact numerators over exact denominators (in fen, before rounding).
 
@@ -124,6 +128,7 @@ def line_terms(lines: ir.Table, terms: ir.Table) -> ir.Table:
     )
 
 
+@reused
 def line_taxes(terms: ir.Table) -> ir.Table:
     """Tax per line in fen, each rounded once half-up: `tax_price_fen`, `customs_tax_fen`,
     `value_added_tax_fen`, `consumption_tax_fen` (from `line_terms`)."""

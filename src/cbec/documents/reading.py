@@ -291,13 +291,8 @@ def _report_keyless(source: DocumentSource) -> None:
     if not keys:
         return
     message = "no declaration number (cop_no); the row cannot be answered and is left out"
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    for path in source.parquet_files:
-        rows = con.execute(_KEYLESS_SQL, [str(path)]).fetchall()
-        source.errors.extend(RowError(str(path), row, "cop_no", message) for (row,) in rows)
-        no_agent = con.execute(_NO_AGENT_SQL, [str(path)]).fetchone()
-        source.keys_to_clean |= bool(rows) or bool(no_agent and no_agent[0])
+    if source.parquet_files:  # a connection costs more than a micro-batch's own checks
+        _report_keyless_files(source, message)
     for path, table, numbers in zip(source.origins, source.tables, source.row_numbers, strict=True):
         blank = functools.reduce(
             pc.or_,
@@ -307,6 +302,17 @@ def _report_keyless(source: DocumentSource) -> None:
         for index in keyless:
             source.errors.append(RowError(str(path), numbers[index], "cop_no", message))
         source.keys_to_clean |= bool(keyless) or table["agent_code"].null_count > 0
+
+
+def _report_keyless_files(source: DocumentSource, message: str) -> None:
+    """`_report_keyless` for the Parquet files, read where they lie."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    for path in source.parquet_files:
+        rows = con.execute(_KEYLESS_SQL, [str(path)]).fetchall()
+        source.errors.extend(RowError(str(path), row, "cop_no", message) for (row,) in rows)
+        no_agent = con.execute(_NO_AGENT_SQL, [str(path)]).fetchone()
+        source.keys_to_clean |= bool(rows) or bool(no_agent and no_agent[0])
 
 
 def read_folder(

@@ -29,7 +29,8 @@ import pyarrow as pa
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from cbec.engines import BatchFunction, Judge
+from cbec.engines import HISTORY_TABLES, BatchFunction, Judge
+from cbec.engines.reuse import Built
 
 if TYPE_CHECKING:
     from cbec.store.embedded import Store
@@ -61,6 +62,7 @@ def with_verdicts(table: pa.Table, key: Sequence[str], judge: Judge) -> pa.Table
     return table.append_column("verdict", pa.array(verdicts, type=pa.bool_()))
 
 
+NAMED_ROWS = 100_000  # results of map_batches registered under a fixed name up to this size
 COMPILED_KEPT = 2048  # expressions whose SQL a connection keeps (a run compiles about 60)
 
 
@@ -78,7 +80,9 @@ class CompiledSQL:
         self._prepared: set[ops.Node] = set()
         self._kept: OrderedDict[tuple[ops.Node, Any, bool], str] = OrderedDict()
         self._tables: dict[tuple[str, Any], ir.Table] = {}
+        self._stored: dict[str, ir.Table] = {}
         self._lock = threading.Lock()
+        self.built = Built()  # the stages' expressions (cbec.engines.reuse), as the SQL
         self.hits = 0
         self.misses = 0
 
@@ -129,6 +133,18 @@ class CompiledSQL:
             found = self.backend.table(name, database=("temp", "main"))  # as create_table
             with self._lock:
                 self._tables[key] = found
+        return found
+
+    def stored(self, name: str) -> ir.Table:
+        """The store's table `name` (one of HISTORY_TABLES, whose schemas change only when a
+        store is opened and upgraded), read once: the same object each run, so that the
+        expressions over it are reused."""
+        with self._lock:
+            found = self._stored.get(name)
+        if found is None:
+            found = self.backend.table(name)
+            with self._lock:
+                self._stored[name] = found
         return found
 
 
@@ -202,7 +218,9 @@ class DuckDBEngine:
             self.store.con.con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
 
     def history(self, name: str) -> ir.Table:
-        return self.store.table(name)
+        if name not in HISTORY_TABLES:
+            raise ValueError(f"{name} is not one of the store's history tables")
+        return self.compiled.stored(name)
 
     def documents(self, stem: str, unsighted: bool = False) -> ir.Table | None:
         paths = self.store.document_paths(stem, unsighted)
@@ -222,7 +240,10 @@ class DuckDBEngine:
         self.compiled.prepare(table)
         reader = self.store.con.con.sql(self.compiled(table)).to_arrow_reader(rows)
         parts = [function(batch).cast(schema) for batch in reader]
-        return ibis.memtable(pa.concat_tables(parts) if parts else schema.empty_table())
+        table = pa.concat_tables(parts) if parts else schema.empty_table()
+        # A micro-batch's under a fixed name (its SQL kept); a day's as an Ibis memtable, which
+        # the connection lets go of with the expression (a named one stays until the next run).
+        return self.arrow(table) if table.num_rows <= NAMED_ROWS else ibis.memtable(table)
 
     def hand_over(self, *names: str) -> None:
         """Nothing to do: the tables already are the store's."""

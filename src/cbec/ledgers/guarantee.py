@@ -24,11 +24,14 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from cbec.engines.reuse import reused
+
 HELD = 300  # CEB622 returnStatus: manual review (domain digest section 6)
 ORDER = ("decl_time", "app_time", "agent_code", "cop_no")
 REASON = "guarantee_insufficient"
 
 
+@reused
 def candidates(released: ir.Table, tax_fen: ir.Table, remaining: ir.Table) -> ir.Table:
     """The released declarations of agents with a registered guarantee, with their tax (fen) and
     the agent's remaining guarantee (fen), restricted to the agents whose day does not fit.
@@ -58,6 +61,7 @@ def judge_guarantee(rows: Mapping[str, list[Any]]) -> list[bool]:
     return verdicts
 
 
+@reused
 def hold(decided: ir.Table, held: ir.Table, released: int) -> ir.Table:
     """`decided` with the `held` declarations (agent_code, cop_no) at status 300 and the reason."""
     marked = held.select("agent_code", "cop_no", _held=ibis.literal(True))

@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from cbec.engines.reuse import reused
 from cbec.policy.errors import PolicyDataError
 
 QTY = "decimal(38, 5)"
@@ -72,6 +73,7 @@ def limits(positive_list: pa.Table) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=LIMITS)
 
 
+@reused
 def demand(lines: ir.Table, heads: ir.Table, limit_rows: ir.Table) -> ir.Table:
     """The lines of limited goods, one row per line, with the buyer, the year and the limit in
     force on the declaration date."""
@@ -106,6 +108,7 @@ def demand(lines: ir.Table, heads: ir.Table, limit_rows: ir.Table) -> ir.Table:
     )
 
 
+@reused
 def contested(wanted: ir.Table, used: ir.Table) -> ir.Table:
     """The limited lines of buyer-years that could go over a limit, in the order of judgement,
     with what each buyer used of each line before (`used`: buyer_id_number, year, tariff_line,
@@ -151,6 +154,7 @@ def judge_quantity(rows: Mapping[str, list[Any]]) -> list[bool]:
     return verdicts
 
 
+@reused
 def admitted(wanted: ir.Table, decided: ir.Table) -> ir.Table:
     """Ledger rows of the limited lines of the `decided` declarations (released or held)."""
     rows = wanted.semi_join(decided, ["agent_code", "cop_no"])

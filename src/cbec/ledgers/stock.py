@@ -18,12 +18,15 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from cbec.engines.reuse import reused
+
 BONDED_MODES = ("1210", "1239")
 ITEM = ("ems_no", "item_record_no")
 ORDER = ("decl_time", "app_time", "agent_code", "cop_no")
 QTY = "decimal(38, 5)"
 
 
+@reused
 def demand(lines: ir.Table, heads: ir.Table) -> ir.Table:
     """What each line of a bonded declaration takes from stock: one row per line."""
     bonded = lines.filter(lines.trade_mode.isin(BONDED_MODES))
@@ -43,6 +46,7 @@ def demand(lines: ir.Table, heads: ir.Table) -> ir.Table:
     )
 
 
+@reused
 def entries(deliveries: ir.Table, delivery_lines: ir.Table) -> ir.Table:
     """The stock an entry list puts in, one row per line (its `emsNo` comes from the head)."""
     heads = deliveries.select("operator_code", "cop_no", "ems_no", "app_time")
@@ -60,6 +64,7 @@ def entries(deliveries: ir.Table, delivery_lines: ir.Table) -> ir.Table:
     )
 
 
+@reused
 def contested(wanted: ir.Table, on_hand: ir.Table) -> ir.Table:
     """The demand rows of declarations touching an item whose stock cannot serve everyone,
     restricted to those items, in the order of judgement, with the item's stock."""
@@ -97,6 +102,7 @@ def judge_stock(rows: Mapping[str, list[Any]]) -> list[bool]:
     return verdicts
 
 
+@reused
 def releases(wanted: ir.Table, released: ir.Table, kind: str = "release") -> ir.Table:
     """Stock taken out by the released bonded declarations, one negative row per line (kind
     `held`: kept for a declaration held for review, which keeps its stock while held)."""

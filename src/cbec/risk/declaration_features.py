@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from cbec.engines.reuse import reused
 from cbec.risk.features import DAY, KEY, LABEL, prior_outcomes
 
 KEYS = ("agent_code", "cop_no")
@@ -55,6 +56,7 @@ HEAD_COLUMNS = (
 )  # fmt: skip
 
 
+@reused
 def risk_features(
     declarations: ir.Table,
     lines: ir.Table,
@@ -114,6 +116,7 @@ class History:
         )
 
 
+@reused
 def history_rows(heads: ir.Table) -> History:
     """The first sightings in `heads` (HEAD_COLUMNS): each (contact, buyer) pair and each
     e-commerce enterprise once, at its earliest `decl_time`. Rows without a contact, a buyer or an
