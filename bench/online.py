@@ -444,6 +444,8 @@ def main() -> None:
             "connections": args.connections,
             "batch_max_messages": args.batch_messages,
             "companion_window_seconds": args.window,
+            # the service's CBEC_DUCKDB_THREADS, passed through (None: DuckDB's, one per core)
+            "duckdb_threads": os.environ.get("CBEC_DUCKDB_THREADS"),
             "messages": len(messages),
             "parcels": parcels,
             "signed": False,

@@ -44,7 +44,7 @@ def serve(
     chosen = target(db, store_url)
     with contextlib.ExitStack() as closing:  # whatever fails after open_store closes the store
         try:
-            store = open_store(chosen)
+            store = open_store(chosen, threads=settings.duckdb_threads)
             closing.callback(store.close)
             service = create_service(store, settings)
         except StoreError as exc:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -65,6 +66,39 @@ def test_settings_come_from_cbec_variables() -> None:
     assert settings.admin_token == "t"
     with pytest.raises(SettingsError, match="CBEC_RATE_BURST"):
         Settings.from_env({"CBEC_RATE_BURST": "many"})
+    assert Settings.from_env({}).duckdb_threads is None  # DuckDB's own: one per core
+    assert Settings.from_env({"CBEC_DUCKDB_THREADS": "2"}).duckdb_threads == 2
+    with pytest.raises(SettingsError, match="CBEC_DUCKDB_THREADS"):
+        Settings.from_env({"CBEC_DUCKDB_THREADS": "0"})
+
+
+def _duckdb_default_threads() -> int:
+    with duckdb.connect() as con:
+        return int(con.execute("SELECT current_setting('threads')").fetchone()[0])  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("variable", "threads"), [(None, _duckdb_default_threads()), ("1", 1), ("3", 3)]
+)
+def test_serve_opens_the_store_with_the_threads_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str | None, threads: int
+) -> None:
+    """The micro-batches run on the store's connection with CBEC_DUCKDB_THREADS threads (by
+    default DuckDB's: one per core)."""
+    seen: list[int] = []
+
+    def stop_here(store: Store, settings: object) -> None:
+        seen.append(store.con.con.execute("SELECT current_setting('threads')").fetchone()[0])
+        raise StoreError("stopped by the test once the store is open")
+
+    if variable is None:
+        monkeypatch.delenv("CBEC_DUCKDB_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("CBEC_DUCKDB_THREADS", variable)
+    monkeypatch.setattr("cbec.service.app.create_service", stop_here)
+    result = runner.invoke(app, ["serve", "--db", f"{tmp_path / 's.duckdb'}"])
+    assert result.exit_code == 1, result.output
+    assert seen == [threads]
 
 
 def test_serve_is_a_command() -> None:

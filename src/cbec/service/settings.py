@@ -8,6 +8,8 @@
 - `CBEC_LONG_POLL_MAX_SECONDS` [30]: the longest `wait` of `GET /v1/receipts`.
 - `CBEC_COMPANION_WINDOW_SECONDS` [600]: how long a declaration list waits for a late order,
   payment or waybill before it is cleared without it (and rejected for it).
+- `CBEC_DUCKDB_THREADS` [DuckDB's: one per core]: the threads of the store's DuckDB connection,
+  which clears the micro-batches.
 - `CBEC_ADMIN_TOKEN`: the operator's token (else generated at first start, printed once).
 """
 
@@ -33,6 +35,7 @@ class Settings:
     rate_burst: int = 400
     long_poll_max_seconds: float = 30.0
     companion_window_seconds: float = 600.0
+    duckdb_threads: int | None = None  # DuckDB's own default
     admin_token: str | None = None
 
     @classmethod
@@ -66,5 +69,6 @@ class Settings:
             companion_window_seconds=number(
                 "COMPANION_WINDOW_SECONDS", defaults.companion_window_seconds, float
             ),
+            duckdb_threads=int(number("DUCKDB_THREADS", 0, int)) or None,
             admin_token=env.get("CBEC_ADMIN_TOKEN") or None,
         )
