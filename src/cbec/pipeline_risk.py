@@ -174,6 +174,7 @@ def keep_sightings(engine: Engine, inventories: ir.Table) -> tuple[str, str]:
 
 @reused
 def _new_sightings(inventories: ir.Table, stored: features.History) -> features.History:
+    """The first sightings in `inventories` that `stored` does not hold at that time or earlier."""
     run = features.history_rows(_heads(inventories))
     contacts = run.contacts.anti_join(
         stored.contacts,
