@@ -15,7 +15,7 @@ from cbec.pipeline import Policy, clear
 from cbec.simulate.messages import simulate_messages
 from cbec.store.embedded import Store
 
-AS_OF = dt.datetime(2024, 6, 15, 23, 0)
+AS_OF = dt.datetime(2024, 6, 15, 23, 0)  # each batch decides a minute after the one before
 FAMILIES = ("CEB311", "CEB411", "CEB511", "CEB621")  # orders, payments, waybills, lists
 BATCHES = 3
 
@@ -57,7 +57,7 @@ def test_a_store_kept_open_decides_as_one_opened_for_each_batch(
     try:
         for number, folder in enumerate(batches):
             out = tmp_path / f"kept{number}"
-            result = clear([folder], kept, out, policy, as_of=AS_OF, keep_receipts=True)
+            result = clear([folder], kept, out, policy, as_of=_moment(number), keep_receipts=True)
             kept_answers.append(_answers(out, result.kept_receipts))
         reused = kept.con.compile.built.hits
     finally:
@@ -69,7 +69,7 @@ def test_a_store_kept_open_decides_as_one_opened_for_each_batch(
         fresh = Store(tmp_path / "fresh.duckdb")  # the same file each time, a new connection
         try:
             out = tmp_path / f"fresh{number}"
-            result = clear([folder], fresh, out, policy, as_of=AS_OF, keep_receipts=True)
+            result = clear([folder], fresh, out, policy, as_of=_moment(number), keep_receipts=True)
             fresh_answers.append(_answers(out, result.kept_receipts))
         finally:
             fresh.close()
@@ -78,3 +78,9 @@ def test_a_store_kept_open_decides_as_one_opened_for_each_batch(
     decided = [d for decisions, _, _ in kept_answers for d in decisions]
     assert {d["status"] for d in decided} >= {800, 100}  # released and rejected both met
     assert sum(len(tax) for _, tax, _ in kept_answers) > 0
+    for number, (decisions, _, _) in enumerate(kept_answers):  # its own time, not the first's
+        assert _moment(number) in {d["decided_at"] for d in decisions}
+
+
+def _moment(batch: int) -> dt.datetime:
+    return AS_OF + dt.timedelta(minutes=batch)
