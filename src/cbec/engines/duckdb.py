@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -79,8 +79,7 @@ class CompiledSQL:
         self.prepare_once = type(backend)._run_pre_execute_hooks.__get__(backend)
         self._prepared: set[ops.Node] = set()
         self._kept: OrderedDict[tuple[ops.Node, Any, bool], str] = OrderedDict()
-        self._tables: dict[tuple[str, Any], ir.Table] = {}
-        self._stored: dict[str, ir.Table] = {}
+        self._tables: dict[tuple[Any, ...], ir.Table] = {}  # read back once (_read_once)
         self._lock = threading.Lock()
         self.built = Built()  # the stages' expressions (cbec.engines.reuse), as the SQL
         self.hits = 0
@@ -126,25 +125,23 @@ class CompiledSQL:
     def table(self, name: str, schema: Any) -> ir.Table:
         """The table `name` just created with `schema`, as Ibis reads it back (its schema read
         from DuckDB the first time only: reading it costs more than a micro-batch's query)."""
-        key = (name, schema)
-        with self._lock:
-            found = self._tables.get(key)
-        if found is None:
-            found = self.backend.table(name, database=("temp", "main"))  # as create_table
-            with self._lock:
-                self._tables[key] = found
-        return found
+        return self._read_once(
+            ("temp", name, schema), lambda: self.backend.table(name, database=("temp", "main"))
+        )
 
     def stored(self, name: str) -> ir.Table:
         """The store's table `name` (one of HISTORY_TABLES, whose schemas change only when a
         store is opened and upgraded), read once: the same object each run, so that the
         expressions over it are reused."""
+        return self._read_once(("store", name), lambda: self.backend.table(name))
+
+    def _read_once(self, key: tuple[Any, ...], read: Callable[[], ir.Table]) -> ir.Table:
         with self._lock:
-            found = self._stored.get(name)
+            found = self._tables.get(key)
         if found is None:
-            found = self.backend.table(name)
+            found = read()
             with self._lock:
-                self._stored[name] = found
+                self._tables[key] = found
         return found
 
 
